@@ -1,0 +1,46 @@
+#include "data/image_cache.h"
+
+#include <atomic>
+#include <thread>
+
+#include "core/logging.h"
+#include "image/decode.h"
+#include "image/preprocess.h"
+
+namespace pneumo::data {
+
+Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, int input_size,
+                                     int threads) {
+  std::vector<cv::Mat> decoded(images.size());
+  std::vector<Error> errors(images.size(), Error{ErrorCode::kInternal, ""});
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < images.size(); i = next++) {
+      auto gray = image::DecodeImageFile(images[i].path);
+      if (gray) {
+        decoded[i] = image::ResizeForModel(*gray, input_size);
+      } else {
+        errors[i] = gray.error();
+      }
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
+  pool.clear();  // joins
+
+  ImageCache cache;
+  cache.input_size_ = input_size;
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    if (decoded[i].empty()) {
+      ++cache.skipped_;
+      spdlog::warn("event=image_skipped index={} error={}", i, errors[i].ToString());
+      continue;
+    }
+    cache.images_.push_back(std::move(decoded[i]));
+    cache.labels_.push_back(images[i].label);
+  }
+  if (cache.images_.empty()) return Fail(ErrorCode::kNotFound, "no image could be decoded");
+  return cache;
+}
+
+}  // namespace pneumo::data

@@ -1,0 +1,49 @@
+// Post-training calibration: temperature scaling and the decision threshold, both fitted on the
+// validation split only.
+//
+//   double t = pneumo::eval::FitTemperature(val_logits, val_labels);   // p = sigmoid(logit / t)
+//   auto probs = pneumo::eval::ApplyTemperature(val_logits, t);
+//   auto choice = pneumo::eval::ChooseThreshold(probs, val_labels);
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pneumo::eval {
+
+// Temperature T > 0 minimising the binary negative log-likelihood of sigmoid(logit / T), searched
+// over [0.05, 20] in log space. 1.0 when the labels hold one class only (or every logit is 0).
+// On separable data the NLL keeps falling as T shrinks, so the result is then the lower bound.
+// Spans of different sizes throw std::invalid_argument (programmer error).
+double FitTemperature(std::span<const float> logits, std::span<const int> labels);
+
+// sigmoid(logit / temperature), computed without overflow. temperature <= 0 (or NaN) throws
+// std::invalid_argument (programmer error).
+std::vector<float> ApplyTemperature(std::span<const float> logits, double temperature);
+
+struct ThresholdChoice {
+  double threshold = 0.5;
+  std::string rule;  // human-readable statement of the rule, stored in the model card
+  double sensitivity = 0, specificity = 0;
+};
+
+// Youden's J (sensitivity + specificity - 1) maximised over all cut points; when several cut
+// points tie (common on an easy validation split), the midpoint of the widest tied interval is
+// taken so that the threshold has the most margin on both sides. Sensitivity is preferred to
+// specificity only through ties: the rule never trades away specificity below min_specificity
+// when another cut point keeps it above.
+//
+// Precisely: the candidate cut points are the midpoints between consecutive distinct sorted
+// probabilities plus the two extremes (everything positive, nothing positive). Each cut stands for
+// the interval of thresholds giving the same confusion matrix; only cuts with specificity >=
+// min_specificity compete (the "nothing positive" cut always qualifies); adjacent cuts tied at
+// the best J merge into one interval; on equal widths the lower interval (more sensitive) wins.
+// With one class only, J is undefined: threshold 0.5, and `rule` says so. NaN probabilities are
+// ignored. Spans of different sizes throw std::invalid_argument (programmer error).
+ThresholdChoice ChooseThreshold(std::span<const float> probabilities, std::span<const int> labels,
+                                double min_specificity = 0.90);
+
+}  // namespace pneumo::eval

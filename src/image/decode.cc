@@ -1,0 +1,163 @@
+#include "image/decode.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <system_error>
+
+#include "image/dicom.h"
+#include "image/image_header.h"
+
+namespace pneumo::image {
+namespace {
+
+bool StartsWith(std::span<const std::uint8_t> bytes, std::size_t offset,
+                std::span<const std::uint8_t> magic) {
+  return bytes.size() >= offset + magic.size() &&
+         std::equal(magic.begin(), magic.end(), bytes.begin() + offset);
+}
+
+// Any decoded Mat (8/16-bit, 1/3/4 channels, BGR order as OpenCV returns it) to CV_32FC1 [0, 1].
+// Scaling to float before the colour conversion keeps 16-bit precision (cvtColor on CV_16U would
+// round the weighted sum back to integers).
+Result<cv::Mat> ToGray01(const cv::Mat& decoded) {
+  double scale = 0.0;
+  switch (decoded.depth()) {
+    case CV_8U: scale = 1.0 / 255.0; break;
+    case CV_16U: scale = 1.0 / 65535.0; break;
+    default:
+      return Fail(ErrorCode::kUnsupportedFormat,
+                  "image sample type is not 8- or 16-bit unsigned; only those are supported");
+  }
+  cv::Mat scaled;
+  decoded.convertTo(scaled, CV_MAKETYPE(CV_32F, decoded.channels()), scale);
+  switch (scaled.channels()) {
+    case 1: return scaled;
+    case 3: {
+      cv::Mat gray;
+      cv::cvtColor(scaled, gray, cv::COLOR_BGR2GRAY);
+      return gray;
+    }
+    case 4: {  // alpha carries no anatomy; a transparent pixel keeps its colour's luminance
+      cv::Mat gray;
+      cv::cvtColor(scaled, gray, cv::COLOR_BGRA2GRAY);
+      return gray;
+    }
+    default:
+      return Fail(ErrorCode::kUnsupportedFormat, "image has " + std::to_string(scaled.channels()) +
+                                                     " channels; expected 1, 3 or 4");
+  }
+}
+
+Result<cv::Mat> DecodeRaster(std::span<const std::uint8_t> bytes, ImageFormat format,
+                             const DecodeLimits& limits) {
+  // The header check comes first so that an image bomb never reaches an allocation.
+  auto size = ReadHeaderSize(bytes, format);
+  if (!size) return std::unexpected(size.error());
+  if (auto ok = CheckDimensions(*size, limits); !ok) return std::unexpected(ok.error());
+
+  if (format == ImageFormat::kJpeg && !HasJpegEndOfImage(bytes)) {
+    return Fail(ErrorCode::kCorruptInput,
+                "JPEG is truncated: it has no end-of-image marker after its image data");
+  }
+
+  // cv::Mat sizes are int; only a caller raising max_bytes past 2 GiB could get here.
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return Fail(ErrorCode::kImageTooLarge, "the file is over 2 GiB, more than OpenCV can decode");
+  }
+  cv::Mat decoded;
+  try {
+    // imdecode takes a Mat header over our bytes; it does not write to them.
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
+                         const_cast<std::uint8_t*>(bytes.data()));
+    decoded = cv::imdecode(buffer, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+  } catch (const cv::Exception& e) {
+    return Fail(ErrorCode::kCorruptInput,
+                std::string(FormatName(format)) + " could not be decoded: " + e.what());
+  }
+  if (decoded.empty()) {
+    return Fail(ErrorCode::kCorruptInput, std::string(FormatName(format)) +
+                                              " could not be decoded; it is truncated or damaged");
+  }
+  return ToGray01(decoded);
+}
+
+}  // namespace
+
+std::string_view FormatName(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg: return "jpeg";
+    case ImageFormat::kPng: return "png";
+    case ImageFormat::kDicom: return "dicom";
+  }
+  return "unknown";
+}
+
+Result<ImageFormat> SniffFormat(std::span<const std::uint8_t> bytes) {
+  static constexpr std::array<std::uint8_t, 3> kJpeg = {0xFF, 0xD8, 0xFF};
+  static constexpr std::array<std::uint8_t, 8> kPng = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  static constexpr std::array<std::uint8_t, 4> kDicm = {'D', 'I', 'C', 'M'};
+  if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the image is empty (0 bytes)");
+  if (StartsWith(bytes, 0, kJpeg)) return ImageFormat::kJpeg;
+  if (StartsWith(bytes, 0, kPng)) return ImageFormat::kPng;
+  // Part 10 files: a 128-byte preamble (content unspecified) then "DICM".
+  if (StartsWith(bytes, 128, kDicm)) return ImageFormat::kDicom;
+  return Fail(ErrorCode::kUnsupportedFormat,
+              "not a JPEG, PNG or DICOM (Part 10) file; those are the formats accepted");
+}
+
+Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  if (bytes.size() > limits.max_bytes) {
+    return Fail(ErrorCode::kImageTooLarge, "the file is " + std::to_string(bytes.size()) +
+                                               " bytes; the limit is " +
+                                               std::to_string(limits.max_bytes) + " bytes");
+  }
+  auto format = SniffFormat(bytes);
+  if (!format) return std::unexpected(format.error());
+  if (*format == ImageFormat::kDicom) return DecodeDicom(bytes, limits);
+  return DecodeRaster(bytes, *format, limits);
+}
+
+Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path, const DecodeLimits& limits) {
+  auto bytes = ReadFileBytes(path, limits.max_bytes);
+  if (!bytes) return std::unexpected(bytes.error());
+  return DecodeImage(*bytes, limits);
+}
+
+Result<std::vector<std::uint8_t>> ReadFileBytes(const std::filesystem::path& path,
+                                                std::size_t max_bytes) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    return Fail(ErrorCode::kNotFound, "no such file: " + path.string());
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    return Fail(ErrorCode::kIoError, "not a regular file: " + path.string());
+  }
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return Fail(ErrorCode::kIoError, "cannot stat " + path.string() + ": " + ec.message());
+  // Checked before reading so an oversized upload left on disk never gets into memory.
+  if (size > max_bytes) {
+    return Fail(ErrorCode::kImageTooLarge, path.string() + " is " + std::to_string(size) +
+                                               " bytes; the limit is " +
+                                               std::to_string(max_bytes) + " bytes");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIoError, "cannot open " + path.string());
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  // A short read means the file shrank between stat and read; report it rather than decode a
+  // zero-filled tail.
+  if (in.gcount() != static_cast<std::streamsize>(bytes.size())) {
+    return Fail(ErrorCode::kIoError, "could not read all of " + path.string());
+  }
+  return bytes;
+}
+
+}  // namespace pneumo::image

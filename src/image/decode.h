@@ -1,0 +1,49 @@
+// Turns the bytes of a JPEG, PNG or DICOM file into one grayscale float image.
+//
+//   pneumo::Result<cv::Mat> gray = pneumo::image::DecodeImage(bytes);
+//   if (!gray) { report(gray.error()); }
+//   // gray->type() == CV_32FC1, values in [0, 1], 0 = black as a radiologist would see it.
+//
+// Thread-safe: free functions with no shared state.
+#pragma once
+
+#include <opencv2/core/mat.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace pneumo::image {
+
+enum class ImageFormat { kJpeg, kPng, kDicom };
+
+std::string_view FormatName(ImageFormat format);  // "jpeg", "png", "dicom"
+
+// Safety limits checked against the header before any pixel is decoded (image bombs).
+struct DecodeLimits {
+  int max_side = 16384;                // pixels, either dimension
+  std::int64_t max_pixels = 100'000'000;  // width * height
+  std::size_t max_bytes = 256u << 20;  // input size, bytes
+};
+
+// Recognises the format from magic bytes (JPEG SOI, PNG signature, DICM preamble), not from
+// a file name or content type. kUnsupportedFormat when none matches.
+Result<ImageFormat> SniffFormat(std::span<const std::uint8_t> bytes);
+
+// Decodes to CV_32FC1 in [0, 1]. 16-bit sources keep their precision; RGB(A) becomes luminance
+// (alpha ignored). DICOM goes through DecodeDicom (dicom.h).
+Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
+
+// Reads the file (kNotFound / kIoError) then DecodeImage.
+Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path,
+                                const DecodeLimits& limits = {});
+
+// Helper shared by the decoders: reads a whole file.
+Result<std::vector<std::uint8_t>> ReadFileBytes(const std::filesystem::path& path,
+                                                std::size_t max_bytes);
+
+}  // namespace pneumo::image

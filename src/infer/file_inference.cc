@@ -1,0 +1,76 @@
+#include "infer/file_inference.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "data/image_folder.h"
+#include "image/decode.h"
+
+namespace pneumo::infer {
+namespace fs = std::filesystem;
+
+std::vector<fs::path> ExpandInputs(const std::vector<fs::path>& inputs) {
+  std::vector<fs::path> files;
+  for (const auto& input : inputs) {
+    std::error_code ec;
+    if (!fs::is_directory(input, ec)) {
+      files.push_back(input);
+      continue;
+    }
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::recursive_directory_iterator(input, ec)) {
+      if (entry.is_regular_file() && data::HasImageExtension(entry.path())) found.push_back(entry.path());
+    }
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::vector<fs::path>& files,
+                                      const FileInferenceOptions& options) {
+  std::vector<FileOutcome> outcomes(files.size());
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch_size));
+  for (std::size_t begin = 0; begin < files.size(); begin += batch) {
+    const std::size_t end = std::min(files.size(), begin + batch);
+    std::vector<cv::Mat> prepared(end - begin);
+    std::atomic<std::size_t> next{begin};
+    auto decode = [&] {
+      for (std::size_t i = next++; i < end; i = next++) {
+        outcomes[i].file = files[i];
+        auto gray = image::DecodeImageFile(files[i]);
+        if (!gray) {
+          outcomes[i].error = gray.error();
+        } else {
+          prepared[i - begin] = predictor.Prepare(*gray);
+        }
+      }
+    };
+    {
+      std::vector<std::jthread> pool;
+      for (int t = 0; t < std::max(1, options.decode_threads); ++t) pool.emplace_back(decode);
+    }
+    std::vector<cv::Mat> good;
+    std::vector<std::size_t> where;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (!outcomes[i].error) {
+        good.push_back(prepared[i - begin]);
+        where.push_back(i);
+      }
+    }
+    auto logits = predictor.Logits(good);
+    for (std::size_t k = 0; k < where.size(); ++k) {
+      FileOutcome& o = outcomes[where[k]];
+      if (!logits) {
+        o.error = logits.error();
+      } else {
+        o.logit = (*logits)[k];
+        o.probability = model::CalibratedProbability(o.logit, predictor.card().temperature);
+      }
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace pneumo::infer

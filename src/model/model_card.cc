@@ -1,0 +1,82 @@
+#include "model/model_card.h"
+
+#include <fstream>
+
+namespace pneumo::model {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json ToJson(const ModelCard& card) {
+  return json{
+      {"name", card.name},
+      {"version", card.version},
+      {"architecture", card.architecture},
+      {"input", {{"size", card.input_size}, {"channels", 1}, {"resize", "squash (aspect ratio not kept), area interpolation"}}},
+      {"normalization",
+       {{"mode", card.normalization.mode}, {"mean", card.normalization.mean}, {"std", card.normalization.std}}},
+      {"temperature", card.temperature},
+      {"threshold", card.threshold},
+      {"threshold_rule", card.threshold_rule},
+      {"weights", {{"file", kWeightsFile}, {"sha256", card.weights_sha256}}},
+      {"validation", card.validation},
+      {"training", card.training},
+      {"intended_use", card.intended_use},
+  };
+}
+
+Result<ModelCard> ModelCardFromJson(const json& j) {
+  try {
+    ModelCard card;
+    card.name = j.at("name").get<std::string>();
+    card.version = j.at("version").get<std::string>();
+    card.architecture = j.at("architecture").get<std::string>();
+    card.input_size = j.at("input").at("size").get<int>();
+    const auto& norm = j.at("normalization");
+    card.normalization.mode = norm.at("mode").get<std::string>();
+    card.normalization.mean = norm.at("mean").get<float>();
+    card.normalization.std = norm.at("std").get<float>();
+    card.temperature = j.at("temperature").get<double>();
+    card.threshold = j.at("threshold").get<double>();
+    card.threshold_rule = j.value("threshold_rule", "");
+    card.weights_sha256 = j.at("weights").value("sha256", "");
+    card.validation = j.value("validation", json::object());
+    card.training = j.value("training", json::object());
+    card.intended_use = j.value("intended_use", json::object());
+    if (card.input_size < 8 || card.input_size > 4096)
+      return Fail(ErrorCode::kModelError, "model card: input.size out of range");
+    if (!(card.temperature > 0)) return Fail(ErrorCode::kModelError, "model card: temperature must be > 0");
+    if (!(card.threshold > 0 && card.threshold < 1))
+      return Fail(ErrorCode::kModelError, "model card: threshold must lie in (0, 1)");
+    if (card.normalization.mode != "per_image" && card.normalization.mode != "dataset")
+      return Fail(ErrorCode::kModelError, "model card: unknown normalization mode '" + card.normalization.mode + "'");
+    if (!(card.normalization.std > 0)) return Fail(ErrorCode::kModelError, "model card: normalization.std must be > 0");
+    return card;
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kModelError, std::string("model card is missing a field or has a wrong type: ") + e.what());
+  }
+}
+
+fs::path ModelDirectory(const fs::path& path) {
+  return path.filename() == kCardFile ? path.parent_path() : path;
+}
+
+Result<ModelCard> LoadModelCard(const fs::path& path) {
+  const fs::path file = ModelDirectory(path) / kCardFile;
+  std::ifstream in(file);
+  if (!in) return Fail(ErrorCode::kNotFound, "no model card at " + file.string());
+  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Fail(ErrorCode::kModelError, file.string() + " is not valid JSON");
+  return ModelCardFromJson(j);
+}
+
+Result<void> SaveModelCard(const ModelCard& card, const fs::path& model_dir) {
+  std::error_code ec;
+  fs::create_directories(model_dir, ec);
+  const fs::path file = model_dir / kCardFile;
+  std::ofstream out(file);
+  out << ToJson(card).dump(2) << "\n";
+  if (!out) return Fail(ErrorCode::kIoError, "cannot write " + file.string());
+  return {};
+}
+
+}  // namespace pneumo::model

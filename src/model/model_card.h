@@ -1,0 +1,49 @@
+// The model card: everything needed to use a model correctly and to know how it was made.
+// Stored as card.json next to weights.pt in a model directory.
+//
+//   auto card = LoadModelCard("models/default");          // reads models/default/card.json
+//   double p = Sigmoid(logit / card->temperature);
+//   bool pneumonia = p >= card->threshold;
+//
+// Plain data; thread-safe to read.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "core/error.h"
+#include "image/preprocess.h"
+
+namespace pneumo::model {
+
+inline constexpr char kCardFile[] = "card.json";
+inline constexpr char kWeightsFile[] = "weights.pt";
+
+struct ModelCard {
+  std::string name = "pneumo";          // shown to users
+  std::string version = "0.0.0";        // of this model, bumped at each release
+  std::string architecture;             // MakeNetwork name, e.g. "pneumonet"
+  int input_size = 224;                 // square side in pixels, one channel
+  image::Normalization normalization;
+  double temperature = 1.0;             // calibrated p = sigmoid(logit / temperature)
+  double threshold = 0.5;               // on the calibrated probability
+  std::string threshold_rule;           // how the threshold was chosen, in words
+  std::string weights_sha256;           // of weights.pt, checked on load
+  nlohmann::json validation;            // metrics on the validation split
+  nlohmann::json training;              // data fingerprint, seed, options, command, date, timings
+  nlohmann::json intended_use;          // use and limits, in words
+};
+
+nlohmann::json ToJson(const ModelCard& card);
+Result<ModelCard> ModelCardFromJson(const nlohmann::json& json);
+
+// `path` is a model directory or its card.json. kNotFound / kModelError with the reason.
+Result<ModelCard> LoadModelCard(const std::filesystem::path& path);
+Result<void> SaveModelCard(const ModelCard& card, const std::filesystem::path& model_dir);
+
+// The model directory for a --model argument (directory or card.json path).
+std::filesystem::path ModelDirectory(const std::filesystem::path& path);
+
+}  // namespace pneumo::model

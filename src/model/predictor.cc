@@ -1,0 +1,87 @@
+#include "model/predictor.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "core/sha256.h"
+#include "image/preprocess.h"
+#include "model/networks.h"
+
+namespace pneumo::model {
+
+struct Predictor::Impl {
+  ModelCard card;
+  std::shared_ptr<Network> net;
+};
+
+Predictor::Predictor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Predictor::~Predictor() = default;
+
+const ModelCard& Predictor::card() const { return impl_->card; }
+
+float CalibratedProbability(float logit, double temperature) {
+  const double z = static_cast<double>(logit) / temperature;
+  return static_cast<float>(z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)));
+}
+
+Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& path, int threads) {
+  auto card = LoadModelCard(path);
+  if (!card) return std::unexpected(card.error());
+  auto net = MakeNetwork(card->architecture);
+  if (!net) return Fail(ErrorCode::kModelError, "model card names " + net.error().message);
+  const auto weights = ModelDirectory(path) / kWeightsFile;
+  if (!card->weights_sha256.empty()) {
+    std::ifstream in(weights, std::ios::binary);
+    if (!in) return Fail(ErrorCode::kNotFound, "no weights at " + weights.string());
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    if (Sha256Hex(bytes) != card->weights_sha256)
+      return Fail(ErrorCode::kModelError, weights.string() + " does not match the SHA-256 in its model card");
+  }
+  if (auto loaded = LoadWeights(**net, weights.string()); !loaded) return std::unexpected(loaded.error());
+  (*net)->eval();
+  if (threads > 0) torch::set_num_threads(threads);
+  auto impl = std::make_unique<Impl>();
+  impl->card = std::move(*card);
+  impl->net = std::move(*net);
+  return std::unique_ptr<Predictor>(new Predictor(std::move(impl)));
+}
+
+cv::Mat Predictor::Prepare(const cv::Mat& gray01) const {
+  cv::Mat x = image::ResizeForModel(gray01, impl_->card.input_size);
+  if (x.type() != CV_32FC1) x.convertTo(x, CV_32F);
+  image::NormalizeInPlace(x, impl_->card.normalization);
+  return x;
+}
+
+Result<std::vector<float>> Predictor::Logits(std::span<const cv::Mat> prepared) {
+  if (prepared.empty()) return std::vector<float>{};
+  const int side = impl_->card.input_size;
+  try {
+    torch::NoGradGuard no_grad;
+    auto batch = torch::empty({static_cast<long>(prepared.size()), 1, side, side});
+    float* dst = batch.data_ptr<float>();
+    for (const cv::Mat& x : prepared) {
+      if (x.rows != side || x.cols != side || x.type() != CV_32FC1)
+        return Fail(ErrorCode::kInvalidArgument, "image not prepared for this model");
+      cv::Mat contiguous = x.isContinuous() ? x : x.clone();
+      std::memcpy(dst, contiguous.ptr<float>(), sizeof(float) * side * side);
+      dst += side * side;
+    }
+    auto logits = impl_->net->forward(batch).contiguous();
+    return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return Fail(ErrorCode::kModelError, "inference failed: " + what.substr(0, what.find('\n')));
+  }
+}
+
+Result<std::vector<float>> Predictor::Probabilities(std::span<const cv::Mat> prepared) {
+  auto logits = Logits(prepared);
+  if (!logits) return logits;
+  for (float& v : *logits) v = CalibratedProbability(v, impl_->card.temperature);
+  return logits;
+}
+
+}  // namespace pneumo::model
