@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto net = *made;
+  int64_t parameters = 0;  // printed so the Python reference can show it builds the same network
+  for (const auto& p : net->parameters()) parameters += p.numel();
   torch::optim::AdamW optimizer(net->parameters(), torch::optim::AdamWOptions(1e-3));
   auto x = torch::randn({train_batch, 1, input_size, input_size});
   auto y = torch::randint(0, 2, {train_batch}).to(torch::kFloat32);
@@ -79,7 +82,8 @@ int main(int argc, char** argv) {
     latency["batch_" + std::to_string(batch) + "_ms"] = Median(ms);
   }
   nlohmann::json out{{"engine", "cpp-libtorch"}, {"arch", arch}, {"input_size", input_size},
-                     {"threads", threads}, {"train_images_per_second", train_ips}, {"inference", latency}};
+                     {"threads", threads}, {"parameters", parameters},
+                     {"train_images_per_second", train_ips}, {"inference", latency}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

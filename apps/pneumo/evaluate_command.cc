@@ -1,4 +1,96 @@
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
 #include "apps/pneumo/commands.h"
+#include "data/image_folder.h"
+#include "eval/binary_metrics.h"
+#include "eval/report.h"
+#include "infer/file_inference.h"
+#include "model/predictor.h"
+
 namespace pneumo::app {
-void AddEvaluateCommand(CLI::App& app, int& exit_code) {}
+namespace fs = std::filesystem;
+
+void AddEvaluateCommand(CLI::App& app, int& exit_code) {
+  struct Args {
+    fs::path data;
+    std::string split = "test";
+    fs::path model = DefaultModelPath();
+    bool json = false;
+    fs::path report;
+    int batch_size = 16;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("evaluate", "Measure a model on a labelled folder (NORMAL/, PNEUMONIA/)");
+  cmd->add_option("--data", args->data, "Folder with NORMAL/ and PNEUMONIA/, or a parent with test/")->required();
+  cmd->add_option("--split", args->split, "Subfolder used when --data is a parent")->capture_default_str();
+  cmd->add_option("--model", args->model, "Model directory (default: $PNEUMO_MODEL or the shipped model)")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
+  cmd->add_option("--report", args->report, "Write an HTML report (ROC, calibration, confusion) to this folder");
+  cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")->capture_default_str();
+  cmd->callback([args, &exit_code] {
+    auto fail = [&](const Error& error) {
+      std::fprintf(stderr, "pneumo evaluate: %s\n", error.ToString().c_str());
+      exit_code = 2;
+    };
+    auto predictor = model::Predictor::Load(args->model);
+    if (!predictor) return fail(predictor.error());
+    auto images = data::ScanImageFolder(args->data, args->split);
+    if (!images) return fail(images.error());
+    std::vector<fs::path> files;
+    for (const auto& image : *images) files.push_back(image.path);
+    const auto outcomes = infer::PredictFiles(**predictor, files, {.batch_size = args->batch_size});
+
+    std::vector<float> probabilities;
+    std::vector<int> labels;
+    nlohmann::json failures = nlohmann::json::array();
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (outcomes[i].error) {
+        failures.push_back({{"file", outcomes[i].file.string()}, {"error", outcomes[i].error->ToString()}});
+        continue;
+      }
+      probabilities.push_back(outcomes[i].probability);
+      labels.push_back((*images)[i].label);
+    }
+    if (probabilities.empty()) return fail({ErrorCode::kCorruptInput, "no image in the folder could be decoded"});
+    const auto& card = (*predictor)->card();
+    const eval::BinaryMetrics m = eval::ComputeMetrics(probabilities, labels, card.threshold);
+    if (!args->report.empty()) {
+      eval::ReportInput input{
+          .title = "pneumo evaluation",
+          .model_description = card.name + " " + card.version + " (" + card.architecture + ", " +
+                               std::to_string(card.input_size) + " px)",
+          .data_description = args->data.string() + " (" + std::to_string(m.n) + " images)",
+          .metrics = m,
+          .roc = eval::RocCurve(probabilities, labels),
+          .reliability = eval::ReliabilityBins(probabilities, labels)};
+      if (auto written = eval::WriteReport(args->report, input); !written) return fail(written.error());
+    }
+    if (args->json) {
+      nlohmann::json out{
+          {"n", m.n}, {"accuracy", m.accuracy}, {"auc", m.auc}, {"sensitivity", m.sensitivity},
+          {"specificity", m.specificity}, {"precision", m.precision}, {"f1", m.f1}, {"ece", m.ece},
+          {"brier", m.brier}, {"threshold", m.threshold},
+          {"confusion", {{"tp", m.confusion.tp}, {"fp", m.confusion.fp}, {"tn", m.confusion.tn}, {"fn", m.confusion.fn}}},
+          {"model", {{"name", card.name}, {"version", card.version}}},
+          {"failed", failures}};
+      std::printf("%s\n", out.dump(2).c_str());
+    } else {
+      std::printf("model        %s %s\nimages       %lld (%zu unreadable)\n", card.name.c_str(), card.version.c_str(),
+                  static_cast<long long>(m.n), failures.size());
+      std::printf("accuracy     %.4f\nsensitivity  %.4f\nspecificity  %.4f\nprecision    %.4f\nF1           %.4f\n"
+                  "ROC AUC      %.4f\nECE          %.4f\nthreshold    %.4f\n",
+                  m.accuracy, m.sensitivity, m.specificity, m.precision, m.f1, m.auc, m.ece, m.threshold);
+      std::printf("confusion    TP %lld  FN %lld\n             FP %lld  TN %lld\n",
+                  static_cast<long long>(m.confusion.tp), static_cast<long long>(m.confusion.fn),
+                  static_cast<long long>(m.confusion.fp), static_cast<long long>(m.confusion.tn));
+      if (!args->report.empty()) std::printf("report       %s\n", (args->report / "index.html").c_str());
+    }
+    for (const auto& f : failures)
+      std::fprintf(stderr, "unreadable: %s\n", f["error"].get<std::string>().c_str());
+  });
 }
+
+}  // namespace pneumo::app

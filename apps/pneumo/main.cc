@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"pneumo: pneumonia detection on chest X-rays"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level may come after the subcommand
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
   int exit_code = 0;

@@ -167,9 +167,19 @@ Result<void> SaveWeights(Network& net, const std::string& path) {
 
 Result<void> LoadWeights(Network& net, const std::string& path) {
   try {
+    // Module::load replaces tensors without checking shapes, so a checkpoint of another width
+    // would load "successfully": compare every parameter and buffer shape before and after.
+    std::vector<std::vector<std::int64_t>> expected;
+    for (const auto& t : net.parameters()) expected.push_back(t.sizes().vec());
+    for (const auto& t : net.buffers()) expected.push_back(t.sizes().vec());
     torch::serialize::InputArchive archive;
     archive.load_from(path);
     net.load(archive);
+    std::size_t i = 0;
+    bool same = true;
+    for (const auto& t : net.parameters()) same = same && t.sizes().vec() == expected[i++];
+    for (const auto& t : net.buffers()) same = same && t.sizes().vec() == expected[i++];
+    if (!same) return Fail(ErrorCode::kModelError, path + " holds weights of a different architecture or size");
     return {};
   } catch (const std::exception& e) {
     std::string what = e.what();

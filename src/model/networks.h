@@ -42,6 +42,7 @@ std::vector<torch::Tensor> UndecayedParameters(torch::nn::Module& net);
 
 // Weights as a LibTorch archive; kIoError / kModelError name the file and the reason.
 Result<void> SaveWeights(Network& net, const std::string& path);
+// On error `net` is left in an unspecified state and must be discarded.
 Result<void> LoadWeights(Network& net, const std::string& path);
 
 }  // namespace pneumo::model

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "core/sha256.h"
 #include "image/preprocess.h"
@@ -41,7 +42,8 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
   }
   if (auto loaded = LoadWeights(**net, weights.string()); !loaded) return std::unexpected(loaded.error());
   (*net)->eval();
-  if (threads > 0) torch::set_num_threads(threads);
+  // LibTorch here starts with one thread (OpenMP sees one by default): use every core unless told.
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   auto impl = std::make_unique<Impl>();
   impl->card = std::move(*card);
   impl->net = std::move(*net);

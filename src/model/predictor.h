@@ -22,7 +22,7 @@ namespace pneumo::model {
 class Predictor {
  public:
   // Reads card.json and weights.pt from `path` (a model directory or its card.json); checks the
-  // weights' SHA-256 against the card. `threads` sets LibTorch's intra-op threads (0: leave).
+  // weights' SHA-256 against the card. `threads` sets LibTorch's intra-op threads (0: all cores).
   static Result<std::unique_ptr<Predictor>> Load(const std::filesystem::path& path, int threads = 0);
   ~Predictor();
 

@@ -159,11 +159,11 @@ Result<TrainReport> Train(const TrainOptions& options) {
     return Fail(ErrorCode::kInvalidArgument, "epochs must be >= 1, batch size >= 2, input size >= 16");
   if (options.normalization != "per_image" && options.normalization != "dataset")
     return Fail(ErrorCode::kInvalidArgument, "normalization must be per_image or dataset");
+  torch::manual_seed(options.seed);  // before the network exists: its initial weights are drawn
   auto network = model::MakeNetwork(options.architecture);
   if (!network) return std::unexpected(network.error());
   model::Network& net = **network;
 
-  torch::manual_seed(options.seed);
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
 

@@ -1,0 +1,154 @@
+// End-to-end tests of the pneumo binary: real processes, real files, real exit codes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "testing/synthetic_xrays.h"
+#include "testing/temp_dir.h"
+
+namespace pneumo {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CliRun {
+  int exit_code;
+  std::string out;  // stdout only; stderr goes to the test log
+};
+
+CliRun Pneumo(const std::string& args) {
+  const std::string command = std::string(PNEUMO_BINARY) + " " + args;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const fs::path kShippedModel = fs::path(PNEUMO_SOURCE_DIR) / "models" / "default";
+
+// A tiny model trained by the CLI on synthetic images, shared by the tests of this suite.
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    testing::WriteSyntheticFolder(dir_->path() / "data", 40, 3);
+    const CliRun train = Pneumo("train --data " + (dir_->path() / "data").string() + " --out " +
+                             (dir_->path() / "model").string() +
+                             " --arch tiny --input-size 48 --epochs 3 --lr 0.01 --no-progress --log-level warn");
+    ASSERT_EQ(train.exit_code, 0) << train.out;
+    ASSERT_NE(train.out.find("model written to"), std::string::npos);
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static fs::path Model() { return dir_->path() / "model"; }
+  static fs::path Data() { return dir_->path() / "data"; }
+  static testing::TempDir* dir_;
+};
+testing::TempDir* CliTest::dir_ = nullptr;
+
+TEST_F(CliTest, PredictJsonReportsEachFileAndFailsOnlyTheBadOnes) {
+  testing::TempDir scratch;
+  const fs::path bad = scratch.path() / "notes.png";
+  std::ofstream(bad) << "this is not an image";
+  const fs::path truncated = scratch.path() / "cut.png";
+  {
+    std::ifstream in(Data() / "NORMAL" / "IM-1000-0001.png", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  const CliRun run = Pneumo("predict --json --model " + Model().string() + " " + (Data() / "PNEUMONIA").string() +
+                         " " + bad.string() + " " + truncated.string() + " " + (scratch.path() / "missing.jpg").string());
+  EXPECT_EQ(run.exit_code, 1);
+  const json out = json::parse(run.out);
+  ASSERT_EQ(out.size(), 43u);
+  int errors = 0;
+  for (const auto& item : out) {
+    ASSERT_TRUE(item.contains("file"));
+    if (item.contains("error")) {
+      ++errors;
+      EXPECT_FALSE(item["error"]["message"].get<std::string>().empty());
+      continue;
+    }
+    EXPECT_TRUE(item["label"] == "PNEUMONIA" || item["label"] == "NORMAL");
+    EXPECT_GE(item["probability"].get<double>(), 0.0);
+    EXPECT_LE(item["probability"].get<double>(), 1.0);
+    EXPECT_GT(item["threshold"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(errors, 3);
+  EXPECT_EQ(out[40]["error"]["code"], "unsupported_format");
+  EXPECT_EQ(out[41]["error"]["code"], "corrupt_input");
+  EXPECT_EQ(out[42]["error"]["code"], "not_found");
+}
+
+TEST_F(CliTest, PredictSucceedsWhenEveryFileIsGood) {
+  const CliRun run = Pneumo("predict --model " + Model().string() + " " + (Data() / "NORMAL" / "IM-1001-0001.png").string());
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("IM-1001-0001.png"), std::string::npos);
+}
+
+TEST_F(CliTest, EvaluateJsonHasTheDocumentedKeysAndConsistentCounts) {
+  testing::TempDir report;
+  const CliRun run = Pneumo("evaluate --json --data " + Data().string() + " --model " + Model().string() +
+                         " --report " + report.path().string());
+  ASSERT_EQ(run.exit_code, 0);
+  const json m = json::parse(run.out);
+  for (const char* key : {"n", "accuracy", "auc", "sensitivity", "specificity", "ece", "confusion"})
+    EXPECT_TRUE(m.contains(key)) << key;
+  const auto& c = m["confusion"];
+  EXPECT_EQ(m["n"], 80);
+  EXPECT_EQ(c["tp"].get<int>() + c["fp"].get<int>() + c["tn"].get<int>() + c["fn"].get<int>(), 80);
+  EXPECT_EQ(c["tp"].get<int>() + c["fn"].get<int>(), 40);
+  EXPECT_NEAR(m["accuracy"].get<double>(), (c["tp"].get<double>() + c["tn"].get<double>()) / 80.0, 1e-9);
+  for (const char* file : {"index.html", "roc.svg", "calibration.svg", "confusion.svg"})
+    EXPECT_TRUE(fs::exists(report.path() / file)) << file;
+}
+
+TEST_F(CliTest, BadArgumentsGiveAMessageAndNonZeroExit) {
+  EXPECT_NE(Pneumo("evaluate --data /nonexistent --model " + Model().string()).exit_code, 0);
+  EXPECT_NE(Pneumo("predict --model /nonexistent " + (Data() / "NORMAL").string()).exit_code, 0);
+  EXPECT_NE(Pneumo("train --data /nonexistent").exit_code, 0);
+  EXPECT_NE(Pneumo("").exit_code, 0);
+}
+
+TEST(ShippedModel, PredictsRealXraysFromTheTrainingFolder) {
+  const auto train = testing::SharedTrainDir();
+  if (train.empty()) GTEST_SKIP() << testing::kNoSharedData;
+  ASSERT_TRUE(fs::exists(kShippedModel / "card.json")) << "the shipped model is missing";
+  const CliRun run = Pneumo("predict --json " + (train / "NORMAL" / "IM-0115-0001.jpeg").string() + " " +
+                         (train / "PNEUMONIA" / "person1000_bacteria_2931.jpeg").string());
+  ASSERT_EQ(run.exit_code, 0);
+  const json out = json::parse(run.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["label"], "NORMAL");
+  EXPECT_EQ(out[1]["label"], "PNEUMONIA");
+}
+
+TEST(ShippedModel, EvaluatesARealSampleWell) {
+  // 30 images of each class from train: seen in training, so this checks the pipeline end to end
+  // (decode, resize, normalise, model, threshold), not generalisation.
+  const auto train = testing::SharedTrainDir();
+  if (train.empty()) GTEST_SKIP() << testing::kNoSharedData;
+  testing::TempDir sample;
+  for (const char* label : {"NORMAL", "PNEUMONIA"}) {
+    fs::create_directories(sample.path() / label);
+    int copied = 0;
+    for (const auto& entry : fs::directory_iterator(train / label)) {
+      if (copied++ == 30) break;
+      fs::copy_file(entry.path(), sample.path() / label / entry.path().filename());
+    }
+  }
+  const CliRun run = Pneumo("evaluate --json --data " + sample.path().string());
+  ASSERT_EQ(run.exit_code, 0);
+  const json m = json::parse(run.out);
+  EXPECT_EQ(m["n"], 60);
+  EXPECT_GT(m["accuracy"].get<double>(), 0.85);
+  EXPECT_GT(m["auc"].get<double>(), 0.9);
+}
+
+}  // namespace
+}  // namespace pneumo
