@@ -4,6 +4,7 @@
 
 #include "apps/pneumo/commands.h"
 #include "data/image_folder.h"
+#include "data/patient_split.h"
 #include "eval/binary_metrics.h"
 #include "eval/report.h"
 #include "infer/file_inference.h"
@@ -20,6 +21,7 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code) {
     bool json = false;
     fs::path report;
     int batch_size = 16;
+    std::string part = "all";
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("evaluate", "Measure a model on a labelled folder (NORMAL/, PNEUMONIA/)");
@@ -30,6 +32,11 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
   cmd->add_option("--report", args->report, "Write an HTML report (ROC, calibration, confusion) to this folder");
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")->capture_default_str();
+  cmd->add_option("--part", args->part,
+                  "all, or validation: only the patients the model's training run held out (re-carved "
+                  "with the seed and fraction in its card), to reproduce the card's figures")
+      ->check(CLI::IsMember({"all", "validation"}))
+      ->capture_default_str();
   cmd->callback([args, &exit_code] {
     auto fail = [&](const Error& error) {
       std::fprintf(stderr, "pneumo evaluate: %s\n", error.ToString().c_str());
@@ -37,8 +44,16 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code) {
     };
     auto predictor = model::Predictor::Load(args->model);
     if (!predictor) return fail(predictor.error());
-    auto images = data::ScanImageFolder(args->data, args->split);
+    auto images = data::ScanImageFolder(args->data, args->split == "test" && args->part == "validation" ? "train" : args->split);
     if (!images) return fail(images.error());
+    if (args->part == "validation") {
+      const auto& training = (*predictor)->card().training;
+      if (!training.contains("seed") || !training.contains("options"))
+        return fail({ErrorCode::kModelError, "the model card does not record its split (seed, validation_fraction)"});
+      *images = data::SplitByPatient(*images, training["options"]["validation_fraction"].get<double>(),
+                                     training["seed"].get<std::uint64_t>())
+                    .validation;
+    }
     std::vector<fs::path> files;
     for (const auto& image : *images) files.push_back(image.path);
     const auto outcomes = infer::PredictFiles(**predictor, files, {.batch_size = args->batch_size});

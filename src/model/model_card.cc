@@ -47,9 +47,8 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
     if (!(card.temperature > 0)) return Fail(ErrorCode::kModelError, "model card: temperature must be > 0");
     if (!(card.threshold > 0 && card.threshold < 1))
       return Fail(ErrorCode::kModelError, "model card: threshold must lie in (0, 1)");
-    if (card.normalization.mode != "per_image" && card.normalization.mode != "dataset")
-      return Fail(ErrorCode::kModelError, "model card: unknown normalization mode '" + card.normalization.mode + "'");
-    if (!(card.normalization.std > 0)) return Fail(ErrorCode::kModelError, "model card: normalization.std must be > 0");
+    if (auto valid = image::ValidateNormalization(card.normalization); !valid)
+      return Fail(ErrorCode::kModelError, "model card: " + valid.error().message);
     return card;
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kModelError, std::string("model card is missing a field or has a wrong type: ") + e.what());

@@ -20,33 +20,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "testing/temp_dir.h"
 
 namespace pneumo::image::testing {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("pneumo_image_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using pneumo::testing::TempDir;
 
 inline Bytes EncodeImage(const std::string& ext, const cv::Mat& image,
                          const std::vector<int>& params = {}) {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <filesystem>
-#include <random>
+#include <unistd.h>
+
+#include <atomic>
 #include <string>
 
 namespace pneumo::testing {
@@ -13,8 +15,9 @@ namespace pneumo::testing {
 class TempDir {
  public:
   TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("pneumo-test-" + std::to_string(rd()) + std::to_string(rd()));
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("pneumo-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -24,6 +27,7 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
  private:
   std::filesystem::path path_;

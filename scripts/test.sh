@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up (see setup.sh), then runs the whole test suite: unit, integration and end-to-end.
+# Tests that read real X-rays use ../shared/data/chest_xray and say so when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [ ! -d ../shared/data/chest_xray/train ]; then
+  echo "test: ../shared/data/chest_xray/train not found: the real-image tests will report SKIPPED"
+fi
+ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
