@@ -1,7 +1,13 @@
 // End-to-end tests of the pneumo binary: real processes, real files, real exit codes.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cstdio>
 #include <fstream>
@@ -113,6 +119,34 @@ TEST_F(CliTest, BadArgumentsGiveAMessageAndNonZeroExit) {
   EXPECT_NE(Pneumo("predict --model /nonexistent " + (Data() / "NORMAL").string()).exit_code, 0);
   EXPECT_NE(Pneumo("train --data /nonexistent").exit_code, 0);
   EXPECT_NE(Pneumo("").exit_code, 0);
+}
+
+TEST_F(CliTest, TrainingServesPrometheusMetricsWhileItRuns) {
+  testing::TempDir out;
+  const int port = 18000 + static_cast<int>(::getpid() % 1000);
+  // Enough epochs on 40+40 images to stay up for several seconds.
+  const std::string command = std::string(PNEUMO_BINARY) + " train --data " + Data().string() + " --out " +
+                              out.path().string() + " --arch tiny --input-size 48 --epochs 40 --patience 100" +
+                              " --no-progress --log-level warn --metrics-port " + std::to_string(port);
+  pid_t pid = 0;
+  const std::string shell_command = "exec " + command + " >/dev/null";
+  char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(shell_command.c_str()), nullptr};
+  ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, environ), 0);
+  httplib::Client client("127.0.0.1", port);
+  std::string body;
+  for (int attempt = 0; attempt < 200 && body.find("pneumo_validation_auc ") == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (auto res = client.Get("/metrics"); res && res->status == 200) {
+      body = res->body;
+      if (body.find("pneumo_train_epoch 1\n") != std::string::npos) body.clear();  // wait for a finished epoch
+    }
+  }
+  kill(pid, SIGTERM);  // the scrape is what matters, not the rest of the run
+  waitpid(pid, nullptr, 0);
+  for (const char* name : {"pneumo_train_epoch", "pneumo_train_steps_total", "pneumo_train_loss",
+                           "pneumo_train_learning_rate", "pneumo_train_images_per_second", "pneumo_validation_auc"}) {
+    EXPECT_NE(body.find(std::string("# TYPE ") + name), std::string::npos) << name << " missing from:\n" << body;
+  }
 }
 
 TEST(ShippedModel, PredictsRealXraysFromTheTrainingFolder) {
