@@ -5,12 +5,24 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <vector>
+
+#include "core/error.h"
+#include "data/image_folder.h"
+#include "model/model_card.h"
 
 namespace pneumo::app {
 
 void AddTrainCommand(CLI::App& app, int& exit_code);
 void AddEvaluateCommand(CLI::App& app, int& exit_code);
 void AddPredictCommand(CLI::App& app, int& exit_code);
+void AddCalibrateCommand(CLI::App& app, int& exit_code);
+
+// The validation images a model was calibrated on: `data` (a Kermany folder or its parent) split
+// by patient again with the seed and fraction recorded in the card. kInvalidArgument when the
+// folder's fingerprint differs from the card's, since the patients would then differ too.
+Result<std::vector<data::LabeledImage>> ValidationImagesFor(const model::ModelCard& card,
+                                                            const std::filesystem::path& data);
 
 // --model's default: $PNEUMO_MODEL, else the shipped model next to the binary's source tree.
 std::filesystem::path DefaultModelPath();

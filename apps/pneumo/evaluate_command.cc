@@ -4,7 +4,6 @@
 
 #include "apps/pneumo/commands.h"
 #include "data/image_folder.h"
-#include "data/patient_split.h"
 #include "eval/binary_metrics.h"
 #include "eval/report.h"
 #include "infer/file_inference.h"
@@ -44,16 +43,9 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code) {
     };
     auto predictor = model::Predictor::Load(args->model);
     if (!predictor) return fail(predictor.error());
-    auto images = data::ScanImageFolder(args->data, args->split == "test" && args->part == "validation" ? "train" : args->split);
+    auto images = args->part == "validation" ? ValidationImagesFor((*predictor)->card(), args->data)
+                                             : data::ScanImageFolder(args->data, args->split);
     if (!images) return fail(images.error());
-    if (args->part == "validation") {
-      const auto& training = (*predictor)->card().training;
-      if (!training.contains("seed") || !training.contains("options"))
-        return fail({ErrorCode::kModelError, "the model card does not record its split (seed, validation_fraction)"});
-      *images = data::SplitByPatient(*images, training["options"]["validation_fraction"].get<double>(),
-                                     training["seed"].get<std::uint64_t>())
-                    .validation;
-    }
     std::vector<fs::path> files;
     for (const auto& image : *images) files.push_back(image.path);
     const auto outcomes = infer::PredictFiles(**predictor, files, {.batch_size = args->batch_size});
@@ -84,13 +76,9 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code) {
       if (auto written = eval::WriteReport(args->report, input); !written) return fail(written.error());
     }
     if (args->json) {
-      nlohmann::json out{
-          {"n", m.n}, {"accuracy", m.accuracy}, {"auc", m.auc}, {"sensitivity", m.sensitivity},
-          {"specificity", m.specificity}, {"precision", m.precision}, {"f1", m.f1}, {"ece", m.ece},
-          {"brier", m.brier}, {"threshold", m.threshold},
-          {"confusion", {{"tp", m.confusion.tp}, {"fp", m.confusion.fp}, {"tn", m.confusion.tn}, {"fn", m.confusion.fn}}},
-          {"model", {{"name", card.name}, {"version", card.version}}},
-          {"failed", failures}};
+      nlohmann::json out = eval::ToJson(m);
+      out["model"] = {{"name", card.name}, {"version", card.version}};
+      out["failed"] = failures;
       std::printf("%s\n", out.dump(2).c_str());
     } else {
       std::printf("model        %s %s\nimages       %lld (%zu unreadable)\n", card.name.c_str(), card.version.c_str(),

@@ -24,6 +24,9 @@ void AddTrainCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--val-fraction", options->validation_fraction, "Fraction of patients for validation")->capture_default_str();
   cmd->add_option("--seed", options->seed)->capture_default_str();
   cmd->add_option("--threads", options->threads, "LibTorch threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--device", options->device, "cpu, or cuda with a CUDA build of LibTorch")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   cmd->add_option("--max-images", options->max_images, "Train on a seeded subset (0 = all)")->capture_default_str();
   cmd->add_option("--metrics-port", options->metrics_port, "Serve Prometheus metrics on this port (e.g. 8000)");
   cmd->add_option("--name", options->model_name, "Model name for the card")->capture_default_str();
@@ -41,7 +44,7 @@ void AddTrainCommand(CLI::App& app, int& exit_code) {
     std::printf("model written to %s\nvalidation (%lld images, best epoch %d): accuracy %.4f  AUC %.4f  "
                 "sensitivity %.4f  specificity %.4f  ECE %.4f  threshold %.3f  temperature %.3f\n",
                 options->output_dir.c_str(), static_cast<long long>(m.n), report->best_epoch, m.accuracy, m.auc,
-                m.sensitivity, m.specificity, m.ece, report->threshold, report->temperature);
+                m.sensitivity, m.specificity, m.ece, report->threshold, report->temperature);  // bias: see card.json
   });
 }
 

@@ -1,9 +1,12 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <cctype>
 #include <system_error>
 
+#include "core/sha256.h"
 #include "data/patient_id.h"
 
 namespace pneumo::data {
@@ -55,6 +58,18 @@ Result<std::vector<LabeledImage>> ScanImageFolder(const fs::path& dir, std::stri
   std::sort(images.begin(), images.end(),
             [](const LabeledImage& a, const LabeledImage& b) { return a.path < b.path; });
   return images;
+}
+
+Result<std::string> FingerprintImages(const std::vector<LabeledImage>& images) {
+  Sha256 digest;
+  for (const auto& image : images) {
+    std::ifstream in(image.path, std::ios::binary);
+    if (!in) return Fail(ErrorCode::kIoError, "cannot read " + image.path.string());
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    digest.Update(image.path.filename().string() + ":" + std::string(LabelName(image.label)) + ":" +
+                  Sha256Hex(bytes) + "\n");
+  }
+  return digest.FinishHex();
 }
 
 }  // namespace pneumo::data

@@ -33,6 +33,10 @@ struct LabeledImage {
 Result<std::vector<LabeledImage>> ScanImageFolder(const std::filesystem::path& dir,
                                                   std::string_view split = "train");
 
+// SHA-256 over every image's file name, label and content SHA-256, in the given order: identifies
+// a training set in model cards. kIoError when a file cannot be read.
+Result<std::string> FingerprintImages(const std::vector<LabeledImage>& images);
+
 // True for the extensions above.
 bool HasImageExtension(const std::filesystem::path& path);
 

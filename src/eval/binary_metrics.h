@@ -10,6 +10,8 @@
 // std::invalid_argument.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -65,5 +67,9 @@ double ExpectedCalibrationError(std::span<const float> probabilities, std::span<
 
 BinaryMetrics ComputeMetrics(std::span<const float> probabilities, std::span<const int> labels,
                              double threshold);
+
+// {"n", "threshold", "accuracy", "sensitivity", "specificity", "precision", "f1", "auc", "ece",
+//  "brier", "confusion": {"tp", "fp", "tn", "fn"}}: the shape of evaluate --json and model cards.
+nlohmann::json ToJson(const BinaryMetrics& metrics);
 
 }  // namespace pneumo::eval

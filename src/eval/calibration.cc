@@ -100,6 +100,65 @@ std::vector<float> ApplyTemperature(std::span<const float> logits, double temper
   return probabilities;
 }
 
+LogitCalibration FitCalibration(std::span<const float> logits, std::span<const int> labels) {
+  LogitCalibration fit{FitTemperature(logits, labels), 0.0};
+  bool any_positive = false, any_negative = false;
+  for (int y : labels) (y != 0 ? any_positive : any_negative) = true;
+  if (!any_positive || !any_negative) return fit;
+
+  // One-feature logistic regression in (a, b) = (1 / T, bias): convex, so Newton converges; a
+  // step is halved until the NLL does not rise (the Hessian can be near singular on separable data).
+  auto nll = [&](double a, double b) {
+    double total = 0;
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      const double sign = labels[i] != 0 ? 1.0 : -1.0;
+      total += Softplus(-sign * (a * logits[i] + b));
+    }
+    return total;
+  };
+  double a = 1.0 / fit.temperature, b = 0.0, current = nll(a, b);
+  for (int iteration = 0; iteration < 100; ++iteration) {
+    double ga = 0, gb = 0, haa = 1e-9, hab = 0, hbb = 1e-9;
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      const double z = logits[i], p = Sigmoid(a * z + b), y = labels[i] != 0 ? 1.0 : 0.0;
+      const double w = p * (1 - p);
+      ga += (p - y) * z;
+      gb += p - y;
+      haa += w * z * z;
+      hab += w * z;
+      hbb += w;
+    }
+    const double det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+    double step = 1.0, next = current;
+    for (; step > 1e-6; step /= 2) {
+      const double na = std::clamp(a - step * da, 1.0 / kMaxTemperature, 1.0 / kMinTemperature);
+      next = nll(na, b - step * db);
+      if (next <= current) break;
+    }
+    if (step <= 1e-6) break;
+    a = std::clamp(a - step * da, 1.0 / kMaxTemperature, 1.0 / kMinTemperature);
+    b -= step * db;
+    const bool converged = current - next < 1e-10 * (1 + current);
+    current = next;
+    if (converged) break;
+  }
+  return {1.0 / a, b};
+}
+
+std::vector<float> ApplyCalibration(std::span<const float> logits, const LogitCalibration& calibration) {
+  if (!(calibration.temperature > 0)) {
+    throw std::invalid_argument("ApplyCalibration: temperature must be positive");
+  }
+  std::vector<float> probabilities;
+  probabilities.reserve(logits.size());
+  for (float logit : logits) {
+    probabilities.push_back(static_cast<float>(Sigmoid(logit / calibration.temperature + calibration.bias)));
+  }
+  return probabilities;
+}
+
 ThresholdChoice ChooseThreshold(std::span<const float> probabilities, std::span<const int> labels,
                                 double min_specificity) {
   if (probabilities.size() != labels.size()) {
@@ -213,6 +272,19 @@ ThresholdChoice ChooseThreshold(std::span<const float> probabilities, std::span<
       Format("%.4f", choice.sensitivity + choice.specificity - 1) + ", interval [" +
       Format("%.4f", best_lower) + ", " + Format("%.4f", best_upper) + "])";
   return choice;
+}
+
+}  // namespace pneumo::eval
+
+namespace pneumo::eval {
+
+ValidationCalibration CalibrateOnValidation(std::span<const float> logits, std::span<const int> labels) {
+  ValidationCalibration out;
+  out.calibration = FitCalibration(logits, labels);
+  const std::vector<float> probabilities = ApplyCalibration(logits, out.calibration);
+  out.threshold = ChooseThreshold(probabilities, labels);
+  out.metrics = ComputeMetrics(probabilities, labels, out.threshold.threshold);
+  return out;
 }
 
 }  // namespace pneumo::eval

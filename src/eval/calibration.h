@@ -1,8 +1,8 @@
 // Post-training calibration: temperature scaling and the decision threshold, both fitted on the
 // validation split only.
 //
-//   double t = pneumo::eval::FitTemperature(val_logits, val_labels);   // p = sigmoid(logit / t)
-//   auto probs = pneumo::eval::ApplyTemperature(val_logits, t);
+//   auto c = pneumo::eval::FitCalibration(val_logits, val_labels);  // p = sigmoid(logit / T + b)
+//   auto probs = pneumo::eval::ApplyCalibration(val_logits, c);
 //   auto choice = pneumo::eval::ChooseThreshold(probs, val_labels);
 //
 // Pure functions; thread-safe.
@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "eval/binary_metrics.h"
 
 namespace pneumo::eval {
 
@@ -23,6 +25,20 @@ double FitTemperature(std::span<const float> logits, std::span<const int> labels
 // sigmoid(logit / temperature), computed without overflow. temperature <= 0 (or NaN) throws
 // std::invalid_argument (programmer error).
 std::vector<float> ApplyTemperature(std::span<const float> logits, double temperature);
+
+// Temperature scaling with an intercept: p = sigmoid(logit / temperature + bias). The bias undoes
+// the prior shift that class weighting puts into the logits (about log(N_pos / N_neg)), which a
+// temperature alone cannot, so the probabilities match observed frequencies again.
+struct LogitCalibration {
+  double temperature = 1.0;
+  double bias = 0.0;
+};
+
+// Minimises the binary NLL over (1 / temperature, bias) by damped Newton steps from the
+// FitTemperature solution; temperature kept in [0.05, 20]. Identity when one class only.
+LogitCalibration FitCalibration(std::span<const float> logits, std::span<const int> labels);
+
+std::vector<float> ApplyCalibration(std::span<const float> logits, const LogitCalibration& calibration);
 
 struct ThresholdChoice {
   double threshold = 0.5;
@@ -45,5 +61,14 @@ struct ThresholdChoice {
 // ignored. Spans of different sizes throw std::invalid_argument (programmer error).
 ThresholdChoice ChooseThreshold(std::span<const float> probabilities, std::span<const int> labels,
                                 double min_specificity = 0.90);
+
+// What training (and `pneumo calibrate`) does after the weights are fixed: fit the calibration,
+// choose the threshold on the calibrated probabilities, and measure there. Validation data only.
+struct ValidationCalibration {
+  LogitCalibration calibration;
+  ThresholdChoice threshold;
+  BinaryMetrics metrics;
+};
+ValidationCalibration CalibrateOnValidation(std::span<const float> logits, std::span<const int> labels);
 
 }  // namespace pneumo::eval

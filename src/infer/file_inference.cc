@@ -66,7 +66,7 @@ std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::ve
         o.error = logits.error();
       } else {
         o.logit = (*logits)[k];
-        o.probability = model::CalibratedProbability(o.logit, predictor.card().temperature);
+        o.probability = model::CalibratedProbability(o.logit, predictor.card().temperature, predictor.card().bias);
       }
     }
   }

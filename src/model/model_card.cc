@@ -15,6 +15,7 @@ json ToJson(const ModelCard& card) {
       {"normalization",
        {{"mode", card.normalization.mode}, {"mean", card.normalization.mean}, {"std", card.normalization.std}}},
       {"temperature", card.temperature},
+      {"bias", card.bias},
       {"threshold", card.threshold},
       {"threshold_rule", card.threshold_rule},
       {"weights", {{"file", kWeightsFile}, {"sha256", card.weights_sha256}}},
@@ -36,6 +37,7 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
     card.normalization.mean = norm.at("mean").get<float>();
     card.normalization.std = norm.at("std").get<float>();
     card.temperature = j.at("temperature").get<double>();
+    card.bias = j.value("bias", 0.0);  // cards before calibration had an intercept have none
     card.threshold = j.at("threshold").get<double>();
     card.threshold_rule = j.value("threshold_rule", "");
     card.weights_sha256 = j.at("weights").value("sha256", "");

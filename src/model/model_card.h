@@ -2,7 +2,7 @@
 // Stored as card.json next to weights.pt in a model directory.
 //
 //   auto card = LoadModelCard("models/default");          // reads models/default/card.json
-//   double p = Sigmoid(logit / card->temperature);
+//   double p = Sigmoid(logit / card->temperature + card->bias);
 //   bool pneumonia = p >= card->threshold;
 //
 // Plain data; thread-safe to read.
@@ -27,7 +27,8 @@ struct ModelCard {
   std::string architecture;             // MakeNetwork name, e.g. "pneumonet"
   int input_size = 224;                 // square side in pixels, one channel
   image::Normalization normalization;
-  double temperature = 1.0;             // calibrated p = sigmoid(logit / temperature)
+  double temperature = 1.0;             // calibrated p = sigmoid(logit / temperature + bias)
+  double bias = 0.0;
   double threshold = 0.5;               // on the calibrated probability
   std::string threshold_rule;           // how the threshold was chosen, in words
   std::string weights_sha256;           // of weights.pt, checked on load

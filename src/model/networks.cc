@@ -173,7 +173,7 @@ Result<void> LoadWeights(Network& net, const std::string& path) {
     for (const auto& t : net.parameters()) expected.push_back(t.sizes().vec());
     for (const auto& t : net.buffers()) expected.push_back(t.sizes().vec());
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(path, torch::kCPU);  // a checkpoint written on a GPU loads anywhere
     net.load(archive);
     std::size_t i = 0;
     bool same = true;

@@ -22,8 +22,8 @@ Predictor::~Predictor() = default;
 
 const ModelCard& Predictor::card() const { return impl_->card; }
 
-float CalibratedProbability(float logit, double temperature) {
-  const double z = static_cast<double>(logit) / temperature;
+float CalibratedProbability(float logit, double temperature, double bias) {
+  const double z = static_cast<double>(logit) / temperature + bias;
   return static_cast<float>(z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)));
 }
 
@@ -82,7 +82,7 @@ Result<std::vector<float>> Predictor::Logits(std::span<const cv::Mat> prepared) 
 Result<std::vector<float>> Predictor::Probabilities(std::span<const cv::Mat> prepared) {
   auto logits = Logits(prepared);
   if (!logits) return logits;
-  for (float& v : *logits) v = CalibratedProbability(v, impl_->card.temperature);
+  for (float& v : *logits) v = CalibratedProbability(v, impl_->card.temperature, impl_->card.bias);
   return logits;
 }
 

@@ -34,7 +34,7 @@ class Predictor {
 
   // Raw logits for prepared images, one forward pass per call.
   Result<std::vector<float>> Logits(std::span<const cv::Mat> prepared);
-  // Calibrated probabilities: sigmoid(logit / temperature).
+  // Calibrated probabilities: sigmoid(logit / temperature + bias) with the card's values.
   Result<std::vector<float>> Probabilities(std::span<const cv::Mat> prepared);
 
  private:
@@ -43,7 +43,7 @@ class Predictor {
   std::unique_ptr<Impl> impl_;
 };
 
-// sigmoid(logit / temperature), numerically stable.
-float CalibratedProbability(float logit, double temperature);
+// sigmoid(logit / temperature + bias), numerically stable.
+float CalibratedProbability(float logit, double temperature, double bias = 0.0);
 
 }  // namespace pneumo::model

@@ -45,18 +45,6 @@ std::string NowIso8601() {
   return buf;
 }
 
-// Identifies the training data: names, labels and bytes of every file, in sorted order.
-Result<std::string> FingerprintData(const std::vector<data::LabeledImage>& images) {
-  Sha256 digest;
-  for (const auto& image : images) {
-    std::ifstream in(image.path, std::ios::binary);
-    if (!in) return Fail(ErrorCode::kIoError, "cannot read " + image.path.string());
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-    digest.Update(image.path.filename().string() + ":" + std::string(data::LabelName(image.label)) +
-                  ":" + Sha256Hex(bytes) + "\n");
-  }
-  return digest.FinishHex();
-}
 
 std::size_t CountPatients(const std::vector<data::LabeledImage>& images) {
   std::set<std::string> patients;
@@ -82,9 +70,10 @@ image::Normalization MeasureNormalization(const data::ImageCache& cache, const s
   return {mode, static_cast<float>(mean), static_cast<float>(std::sqrt(std::max(1e-12, sum_sq / count - mean * mean)))};
 }
 
-torch::Tensor ToTensor(const data::Batch& batch) {
+torch::Tensor ToTensor(const data::Batch& batch, const torch::Device& device) {
   return torch::from_blob(const_cast<float*>(batch.pixels.data()), {batch.size, 1, batch.side, batch.side},
-                          torch::kFloat32);
+                          torch::kFloat32)
+      .to(device);
 }
 
 struct Evaluation {
@@ -93,14 +82,14 @@ struct Evaluation {
   double loss = 0;
 };
 
-Evaluation Evaluate(model::Network& net, data::BatchLoader& loader) {
+Evaluation Evaluate(model::Network& net, data::BatchLoader& loader, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   net.eval();
   Evaluation out;
   loader.StartEpoch(0);
   double loss_sum = 0;
   while (auto batch = loader.Next()) {
-    auto logits = net.forward(ToTensor(*batch));
+    auto logits = net.forward(ToTensor(*batch, device)).cpu();
     std::vector<float> labels_f(batch->labels.begin(), batch->labels.end());
     auto target = torch::tensor(labels_f);
     loss_sum += torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::Sum).item<double>();
@@ -111,12 +100,6 @@ Evaluation Evaluate(model::Network& net, data::BatchLoader& loader) {
   return out;
 }
 
-json MetricsJson(const eval::BinaryMetrics& m) {
-  return json{{"n", m.n}, {"threshold", m.threshold}, {"accuracy", m.accuracy},
-              {"sensitivity", m.sensitivity}, {"specificity", m.specificity}, {"precision", m.precision},
-              {"f1", m.f1}, {"auc", m.auc}, {"ece", m.ece}, {"brier", m.brier},
-              {"confusion", {{"tp", m.confusion.tp}, {"fp", m.confusion.fp}, {"tn", m.confusion.tn}, {"fn", m.confusion.fn}}}};
-}
 
 // Training-process metrics, scraped on --metrics-port like the original system's trainer.
 struct TrainMetrics {
@@ -159,10 +142,17 @@ Result<TrainReport> Train(const TrainOptions& options) {
     return Fail(ErrorCode::kInvalidArgument, "epochs must be >= 1, batch size >= 2, input size >= 16");
   if (options.normalization != "per_image" && options.normalization != "dataset")
     return Fail(ErrorCode::kInvalidArgument, "normalization must be per_image or dataset");
+  if (options.device != "cpu" && options.device != "cuda")
+    return Fail(ErrorCode::kInvalidArgument, "device must be cpu or cuda");
+  if (options.device == "cuda" && !torch::cuda::is_available())
+    return Fail(ErrorCode::kInvalidArgument,
+                "--device cuda: no CUDA device, or this LibTorch is a CPU-only build (Debian's libtorch is)");
+  const torch::Device device = options.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   torch::manual_seed(options.seed);  // before the network exists: its initial weights are drawn
   auto network = model::MakeNetwork(options.architecture);
   if (!network) return std::unexpected(network.error());
   model::Network& net = **network;
+  net.to(device);
 
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
@@ -176,7 +166,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
     all.resize(options.max_images);
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   }
-  auto fingerprint = FingerprintData(all);
+  auto fingerprint = data::FingerprintImages(all);
   if (!fingerprint) return std::unexpected(fingerprint.error());
   const data::Split split = data::SplitByPatient(all, options.validation_fraction, options.seed);
   if (split.train.empty() || split.validation.empty())
@@ -254,8 +244,9 @@ Result<TrainReport> Train(const TrainOptions& options) {
       std::vector<float> targets(batch->labels.begin(), batch->labels.end());
       std::vector<float> weights;
       for (int y : batch->labels) weights.push_back(static_cast<float>(y ? positive_weight : negative_weight));
-      auto logits = net.forward(ToTensor(*batch));
-      auto loss = torch::binary_cross_entropy_with_logits(logits, torch::tensor(targets), torch::tensor(weights));
+      auto logits = net.forward(ToTensor(*batch, device));
+      auto loss = torch::binary_cross_entropy_with_logits(logits, torch::tensor(targets).to(device),
+                                                          torch::tensor(weights).to(device));
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -274,7 +265,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
     }
     bar.Finish();
     const double train_seconds = Seconds(epoch_started);
-    Evaluation val = Evaluate(net, val_loader);
+    Evaluation val = Evaluate(net, val_loader, device);
     const double auc = eval::RocAuc(val.logits, val.labels);
     std::vector<float> probs = eval::ApplyTemperature(val.logits, 1.0);
     const auto at_half = eval::ComputeMetrics(probs, val.labels, 0.5);
@@ -305,12 +296,14 @@ Result<TrainReport> Train(const TrainOptions& options) {
 
   // Calibrate the best checkpoint on validation.
   if (auto loaded = model::LoadWeights(net, best_path); !loaded) return std::unexpected(loaded.error());
-  Evaluation val = Evaluate(net, val_loader);
-  report.temperature = eval::FitTemperature(val.logits, val.labels);
-  const std::vector<float> calibrated = eval::ApplyTemperature(val.logits, report.temperature);
-  const eval::ThresholdChoice choice = eval::ChooseThreshold(calibrated, val.labels);
+  net.to(device);  // weights load onto the CPU
+  Evaluation val = Evaluate(net, val_loader, device);
+  const eval::ValidationCalibration calibrated = eval::CalibrateOnValidation(val.logits, val.labels);
+  const eval::ThresholdChoice& choice = calibrated.threshold;
+  report.temperature = calibrated.calibration.temperature;
+  report.bias = calibrated.calibration.bias;
   report.threshold = choice.threshold;
-  report.validation = eval::ComputeMetrics(calibrated, val.labels, choice.threshold);
+  report.validation = calibrated.metrics;
 
   std::ifstream weights_in(best_path, std::ios::binary);
   std::vector<std::uint8_t> weight_bytes((std::istreambuf_iterator<char>(weights_in)), {});
@@ -322,10 +315,11 @@ Result<TrainReport> Train(const TrainOptions& options) {
   card.input_size = options.input_size;
   card.normalization = normalization;
   card.temperature = report.temperature;
+  card.bias = report.bias;
   card.threshold = report.threshold;
   card.threshold_rule = choice.rule;
   card.weights_sha256 = Sha256Hex(weight_bytes);
-  card.validation = MetricsJson(report.validation);
+  card.validation = eval::ToJson(report.validation);
   card.validation["split"] = {{"images", report.validation_images}, {"patients", report.validation_patients},
                               {"rule", "by patient, stratified by label, seeded"}};
   json epochs = json::array();
@@ -345,7 +339,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
                    {"schedule", "linear warm-up then cosine to 1%"}, {"warmup_epochs", options.warmup_epochs},
                    {"patience", options.patience}, {"validation_fraction", options.validation_fraction},
                    {"class_weighting", options.class_weighting}, {"positive_weight", positive_weight},
-                   {"negative_weight", negative_weight}, {"threads", threads}}},
+                   {"negative_weight", negative_weight}, {"threads", threads}, {"device", options.device}}},
       {"augmentation", {{"max_rotation_degrees", a.max_rotation_degrees}, {"max_shift", a.max_shift},
                         {"scale", {a.min_scale, a.max_scale}}, {"brightness", a.brightness},
                         {"contrast", a.contrast}, {"gamma", a.gamma}, {"blur_probability", a.blur_probability},
@@ -364,9 +358,9 @@ Result<TrainReport> Train(const TrainOptions& options) {
       {"limits", "Not a diagnosis. Not validated on adults, lateral views, other hospitals or devices; does not "
                  "distinguish bacterial from viral pneumonia or detect other findings."}};
   if (auto saved = model::SaveModelCard(card, options.output_dir); !saved) return std::unexpected(saved.error());
-  spdlog::info("event=train_done best_epoch={} val_auc={:.4f} val_accuracy={:.4f} temperature={:.3f} threshold={:.3f} seconds={:.0f}",
+  spdlog::info("event=train_done best_epoch={} val_auc={:.4f} val_accuracy={:.4f} temperature={:.3f} bias={:.3f} threshold={:.3f} seconds={:.0f}",
                report.best_epoch, report.validation.auc, report.validation.accuracy, report.temperature,
-               report.threshold, Seconds(started));
+               report.bias, report.threshold, Seconds(started));
   return report;
 }
 

@@ -38,6 +38,7 @@ struct TrainOptions {
   std::uint64_t seed = 42;
   bool class_weighting = true;          // weight samples by N / (2 * N_class)
   data::AugmentOptions augment;
+  std::string device = "cpu";           // "cpu" or "cuda" (needs a CUDA build of LibTorch)
   int threads = 0;                      // LibTorch intra-op threads; 0 = all cores
   int loader_workers = 1;
   std::size_t max_images = 0;           // use a seeded subset of this many (0 = all): smoke runs
@@ -64,6 +65,7 @@ struct TrainReport {
   int best_epoch = 0;
   eval::BinaryMetrics validation;  // best checkpoint, calibrated, at the chosen threshold
   double temperature = 1.0;
+  double bias = 0.0;
   double threshold = 0.5;
   std::size_t train_images = 0, validation_images = 0;
   std::size_t train_patients = 0, validation_patients = 0;

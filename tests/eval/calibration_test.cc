@@ -159,3 +159,48 @@ TEST(ChooseThreshold, RejectsSpansOfDifferentSizes) {
 
 }  // namespace
 }  // namespace pneumo::eval
+
+namespace pneumo::eval {
+namespace {
+
+TEST(FitCalibration, RecoversTemperatureAndBiasOfAClassWeightedModel) {
+  // Labels follow sigmoid(z / 1.5 + 1.1): the logits are overconfident and shifted towards the
+  // negative class, as class weighting leaves them.
+  std::mt19937 rng(7);
+  std::normal_distribution<double> logit(0.0, 4.0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<float> logits;
+  std::vector<int> labels;
+  for (int i = 0; i < 20000; ++i) {
+    const double z = logit(rng);
+    logits.push_back(static_cast<float>(z));
+    labels.push_back(u(rng) < 1.0 / (1.0 + std::exp(-(z / 1.5 + 1.1))) ? 1 : 0);
+  }
+  const LogitCalibration fit = FitCalibration(logits, labels);
+  EXPECT_NEAR(fit.temperature, 1.5, 0.08);
+  EXPECT_NEAR(fit.bias, 1.1, 0.08);
+  // Calibrated probabilities then match observed frequencies far better than raw sigmoid(z).
+  EXPECT_LT(ExpectedCalibrationError(ApplyCalibration(logits, fit), labels),
+            0.5 * ExpectedCalibrationError(ApplyTemperature(logits, 1.0), labels));
+}
+
+TEST(FitCalibration, IsTheIdentityForOneClass) {
+  const std::vector<float> logits{1.0f, 2.0f};
+  const std::vector<int> labels{1, 1};
+  const LogitCalibration fit = FitCalibration(logits, labels);
+  EXPECT_EQ(fit.temperature, 1.0);
+  EXPECT_EQ(fit.bias, 0.0);
+}
+
+TEST(CalibrateOnValidation, MeasuresAtTheChosenThresholdOnCalibratedProbabilities) {
+  const std::vector<float> logits{-4, -3, -2, -1, 1, 2, 3, 4};
+  const std::vector<int> labels{0, 0, 0, 1, 0, 1, 1, 1};
+  const ValidationCalibration v = CalibrateOnValidation(logits, labels);
+  EXPECT_EQ(v.metrics.n, 8);
+  EXPECT_DOUBLE_EQ(v.metrics.threshold, v.threshold.threshold);
+  EXPECT_GT(v.metrics.auc, 0.8);
+  EXPECT_FALSE(v.threshold.rule.empty());
+}
+
+}  // namespace
+}  // namespace pneumo::eval
