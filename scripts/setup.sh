@@ -10,6 +10,7 @@ packages=(
   libopencv-dev libdcmtk-dev             # JPEG/PNG decoding and resizing; DICOM
   nlohmann-json3-dev libspdlog-dev libcli11-dev libcpp-httplib-dev libssl-dev
   libgtest-dev
+  libsqlite3-dev libhiredis-dev redis-server   # result store: SQLite (default) or Redis
 )
 missing=()
 for p in "${packages[@]}"; do

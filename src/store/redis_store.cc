@@ -1,0 +1,363 @@
+#include "store/redis_store.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <charconv>
+#include <map>
+#include <utility>
+
+namespace pneumo::store {
+namespace {
+
+constexpr std::string_view kRecordPrefix = "pneumo:prediction:";
+constexpr char kIndexKey[] = "pneumo:predictions";
+
+// Hash fields, in the order List reads them (everything but the preview).
+constexpr const char* kListFields[] = {
+    "id",         "filename",      "label",     "probability", "threshold",
+    "review",     "model_name",    "model_version", "sha256",  "created_at",
+    "created_at_ms", "decode_ms",  "queue_ms",  "inference_ms"};
+constexpr char kPreviewField[] = "preview_png";
+
+std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) + std::string(id); }
+
+std::string Number(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);  // shortest round-trip
+  return std::string(buffer, end);
+}
+
+template <typename T>
+bool ParseNumber(const std::string& text, T& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::string_view ReplyText(const redisReply* reply) {
+  return reply->str ? std::string_view(reply->str, reply->len) : std::string_view();
+}
+
+Error ErrorFromReply(const redisReply* reply, const std::string& address,
+                     std::string_view operation) {
+  const std::string_view text = ReplyText(reply);
+  ErrorCode code = ErrorCode::kInternal;
+  for (std::string_view transient :
+       {"LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "OOM", "CLUSTERDOWN"}) {
+    if (text.starts_with(transient)) code = ErrorCode::kUnavailable;
+  }
+  std::string hint;
+  if (text.starts_with("NOAUTH")) {
+    code = ErrorCode::kInvalidArgument;
+    hint = " (the server requires a password: give it as redis://:PASSWORD@host:port/db)";
+  } else if (text.starts_with("WRONGPASS") || text.find("password") != std::string_view::npos) {
+    code = ErrorCode::kInvalidArgument;
+    hint = " (check the password in the store URL)";
+  }
+  return Error{code, "redis at " + address + ": " + std::string(operation) + " failed: " +
+                         std::string(text) + hint};
+}
+
+Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fields,
+                                          std::string_view id) {
+  PredictionRecord r;
+  r.id = fields["id"];
+  r.filename = fields["filename"];
+  r.label = fields["label"];
+  r.model_name = fields["model_name"];
+  r.model_version = fields["model_version"];
+  r.sha256 = fields["sha256"];
+  r.created_at = fields["created_at"];
+  r.review = fields["review"] == "1";
+  const auto& preview = fields[kPreviewField];
+  r.preview_png.assign(preview.begin(), preview.end());
+  const bool numbers_ok = ParseNumber(fields["probability"], r.probability) &&
+                          ParseNumber(fields["threshold"], r.threshold) &&
+                          ParseNumber(fields["created_at_ms"], r.created_at_ms) &&
+                          ParseNumber(fields["decode_ms"], r.decode_ms) &&
+                          ParseNumber(fields["queue_ms"], r.queue_ms) &&
+                          ParseNumber(fields["inference_ms"], r.inference_ms);
+  if (!numbers_ok || r.id != id) {
+    return Fail(ErrorCode::kInternal,
+                "redis record " + RecordKey(id) + " is damaged (a field is missing or malformed)");
+  }
+  return r;
+}
+
+}  // namespace
+
+void RedisStore::ContextDeleter::operator()(redisContext* context) const { redisFree(context); }
+void RedisStore::ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
+
+RedisStore::RedisStore(Options options)
+    : options_(std::move(options)),
+      address_(options_.host + ":" + std::to_string(options_.port)) {}
+
+RedisStore::~RedisStore() = default;
+
+Result<std::unique_ptr<RedisStore>> RedisStore::Open(Options options) {
+  std::unique_ptr<RedisStore> store(new RedisStore(std::move(options)));
+  std::lock_guard lock(store->mu_);
+  if (auto connected = store->EnsureConnected(); !connected) {
+    return std::unexpected(connected.error());
+  }
+  return store;
+}
+
+Result<void> RedisStore::EnsureConnected() {
+  if (context_ && context_->err == 0) return {};
+  context_.reset();
+  const auto ms = options_.timeout.count();
+  const timeval timeout{.tv_sec = static_cast<time_t>(ms / 1000),
+                        .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
+  Context context(redisConnectWithTimeout(options_.host.c_str(), options_.port, timeout));
+  if (!context) {
+    return Fail(ErrorCode::kUnavailable, "cannot connect to redis at " + address_ +
+                                             ": out of memory allocating the connection");
+  }
+  if (context->err) {
+    return Fail(ErrorCode::kUnavailable,
+                "cannot connect to redis at " + address_ + ": " + context->errstr);
+  }
+  redisSetTimeout(context.get(), timeout);
+  redisEnableKeepAlive(context.get());
+  context_ = std::move(context);
+  commands_sent_ = 0;
+  // AUTH, SELECT and PING: PING catches a server that wants a password we were not given.
+  if (!options_.password.empty()) {
+    if (auto auth = Command({"AUTH", options_.password}, "AUTH"); !auth) {
+      context_.reset();
+      return std::unexpected(auth.error());
+    }
+  }
+  if (auto select = Command({"SELECT", std::to_string(options_.db)},
+                            "SELECT " + std::to_string(options_.db));
+      !select) {
+    context_.reset();
+    return std::unexpected(select.error());
+  }
+  if (auto ping = Command({"PING"}, "PING"); !ping) {
+    context_.reset();
+    return std::unexpected(ping.error());
+  }
+  return {};
+}
+
+Result<RedisStore::Reply> RedisStore::Command(const Args& args, std::string_view operation) {
+  ++commands_sent_;
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  void* raw = redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(),
+                               lengths.data());
+  if (raw == nullptr) {
+    const std::string why = context_->errstr;
+    lost_on_first_command_ = commands_sent_ == 1;
+    context_.reset();
+    return Fail(ErrorCode::kUnavailable,
+                "redis at " + address_ + ": " + std::string(operation) + " failed: " + why);
+  }
+  Reply reply(static_cast<redisReply*>(raw));
+  if (reply->type == REDIS_REPLY_ERROR) {
+    return std::unexpected(ErrorFromReply(reply.get(), address_, operation));
+  }
+  return reply;
+}
+
+Result<std::vector<RedisStore::Reply>> RedisStore::Pipeline(const std::vector<Args>& commands,
+                                                            std::string_view operation) {
+  ++commands_sent_;
+  auto lost = [&]() -> Result<std::vector<Reply>> {
+    const std::string why = context_->errstr;
+    lost_on_first_command_ = commands_sent_ == 1;
+    context_.reset();
+    return Fail(ErrorCode::kUnavailable,
+                "redis at " + address_ + ": " + std::string(operation) + " failed: " + why);
+  };
+  for (const Args& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const std::string& arg : args) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(),
+                               lengths.data()) != REDIS_OK) {
+      return lost();
+    }
+  }
+  std::vector<Reply> replies;
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) return lost();
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  for (const Reply& reply : replies) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+      return std::unexpected(ErrorFromReply(reply.get(), address_, operation));
+    }
+  }
+  return replies;
+}
+
+template <typename T, typename Operation>
+Result<T> RedisStore::Retrying(Operation operation) {
+  for (int attempt = 0;; ++attempt) {
+    if (auto connected = EnsureConnected(); !connected) return std::unexpected(connected.error());
+    commands_sent_ = 0;
+    lost_on_first_command_ = false;
+    Result<T> result = operation();
+    if (result || !lost_on_first_command_ || attempt == 1) return result;
+  }
+}
+
+Result<void> RedisStore::Put(const PredictionRecord& r) {
+  if (r.id.empty()) return Fail(ErrorCode::kInvalidArgument, "prediction id must not be empty");
+  std::lock_guard lock(mu_);
+  const std::string key = RecordKey(r.id);
+  const auto duplicate = [&] {
+    return Fail(ErrorCode::kInvalidArgument,
+                "a prediction with id '" + r.id + "' is already stored");
+  };
+  auto put = [&]() -> Result<void> {
+    // WATCH + EXISTS + MULTI/EXEC: the record and its index entry appear together, and a record
+    // written by another server between EXISTS and EXEC aborts ours instead of overwriting it.
+    if (auto watched = Command({"WATCH", key}, "WATCH"); !watched) {
+      return std::unexpected(watched.error());
+    }
+    auto exists = Command({"EXISTS", key}, "checking for a duplicate id");
+    if (!exists) return std::unexpected(exists.error());
+    if ((*exists)->integer != 0) {
+      if (auto unwatched = Command({"UNWATCH"}, "UNWATCH"); !unwatched) {
+        return std::unexpected(unwatched.error());
+      }
+      return duplicate();
+    }
+    if (auto multi = Command({"MULTI"}, "MULTI"); !multi) return std::unexpected(multi.error());
+    Args hset = {"HSET",        key,
+                 "id",          r.id,
+                 "filename",    r.filename,
+                 "label",       r.label,
+                 "probability", Number(r.probability),
+                 "threshold",   Number(r.threshold),
+                 "review",      r.review ? "1" : "0",
+                 "model_name",  r.model_name,
+                 "model_version", r.model_version,
+                 "sha256",      r.sha256,
+                 "created_at",  r.created_at,
+                 "created_at_ms", std::to_string(r.created_at_ms),
+                 "decode_ms",   Number(r.decode_ms),
+                 "queue_ms",    Number(r.queue_ms),
+                 "inference_ms", Number(r.inference_ms),
+                 kPreviewField, std::string(r.preview_png.begin(), r.preview_png.end())};
+    if (auto queued = Command(hset, "queueing HSET"); !queued) return std::unexpected(queued.error());
+    if (auto queued = Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id},
+                              "queueing ZADD");
+        !queued) {
+      return std::unexpected(queued.error());
+    }
+    auto exec = Command({"EXEC"}, "storing the prediction");
+    if (!exec) return std::unexpected(exec.error());
+    if ((*exec)->type == REDIS_REPLY_NIL) return duplicate();  // the WATCHed key changed
+    for (size_t i = 0; i < (*exec)->elements; ++i) {
+      if ((*exec)->element[i]->type == REDIS_REPLY_ERROR) {
+        return std::unexpected(ErrorFromReply((*exec)->element[i], address_, "storing the prediction"));
+      }
+    }
+    return {};
+  };
+  Result<void> result = Retrying<void>(put);
+  // After a failure the connection may still hold a WATCH or an open MULTI; dropping it clears
+  // both on the server, and the next call reconnects.
+  if (!result && result.error().code != ErrorCode::kInvalidArgument) context_.reset();
+  return result;
+}
+
+Result<PredictionRecord> RedisStore::Get(std::string_view id) {
+  std::lock_guard lock(mu_);
+  return Retrying<PredictionRecord>([&]() -> Result<PredictionRecord> {
+    auto reply = Command({"HGETALL", RecordKey(id)}, "reading a prediction");
+    if (!reply) return std::unexpected(reply.error());
+    if ((*reply)->elements == 0) {
+      return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
+    }
+    std::map<std::string, std::string> fields;
+    for (size_t i = 0; i + 1 < (*reply)->elements; i += 2) {
+      fields.emplace(ReplyText((*reply)->element[i]), ReplyText((*reply)->element[i + 1]));
+    }
+    return RecordFromFields(std::move(fields), id);
+  });
+}
+
+Result<std::vector<std::uint8_t>> RedisStore::GetPreview(std::string_view id) {
+  std::lock_guard lock(mu_);
+  return Retrying<std::vector<std::uint8_t>>([&]() -> Result<std::vector<std::uint8_t>> {
+    auto reply = Command({"HGET", RecordKey(id), kPreviewField}, "reading a preview");
+    if (!reply) return std::unexpected(reply.error());
+    if ((*reply)->type == REDIS_REPLY_NIL) {
+      return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
+    }
+    const std::string_view bytes = ReplyText(reply->get());
+    return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+  });
+}
+
+Result<PredictionPage> RedisStore::List(int page, int per_page) {
+  if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
+  std::lock_guard lock(mu_);
+  return Retrying<PredictionPage>([&]() -> Result<PredictionPage> {
+    PredictionPage result;
+    result.page = page;
+    result.per_page = per_page;
+    auto count = Command({"ZCARD", kIndexKey}, "counting predictions");
+    if (!count) return std::unexpected(count.error());
+    result.total = (*count)->integer;
+    const std::int64_t start = static_cast<std::int64_t>(page - 1) * per_page;
+    if (start >= result.total) return result;
+    // Equal scores come back in reverse lexicographic order of id, matching the SQLite order.
+    auto ids = Command({"ZREVRANGE", kIndexKey, std::to_string(start),
+                        std::to_string(start + per_page - 1)},
+                       "listing predictions");
+    if (!ids) return std::unexpected(ids.error());
+    std::vector<Args> reads;
+    for (size_t i = 0; i < (*ids)->elements; ++i) {
+      Args hmget = {"HMGET", RecordKey(ReplyText((*ids)->element[i]))};
+      hmget.insert(hmget.end(), std::begin(kListFields), std::end(kListFields));
+      reads.push_back(std::move(hmget));
+    }
+    auto replies = Pipeline(reads, "reading listed predictions");
+    if (!replies) return std::unexpected(replies.error());
+    for (size_t i = 0; i < replies->size(); ++i) {
+      const redisReply* reply = (*replies)[i].get();
+      std::map<std::string, std::string> fields;
+      for (size_t f = 0; f < reply->elements && f < std::size(kListFields); ++f) {
+        if (reply->element[f]->type != REDIS_REPLY_NIL) {
+          fields.emplace(kListFields[f], ReplyText(reply->element[f]));
+        }
+      }
+      if (fields.empty()) continue;  // indexed but not yet visible; cannot happen with MULTI/EXEC
+      auto record = RecordFromFields(std::move(fields), ReplyText((*ids)->element[i]));
+      if (!record) return std::unexpected(record.error());
+      result.items.push_back(std::move(*record));
+    }
+    return result;
+  });
+}
+
+Result<void> RedisStore::Ping() {
+  std::lock_guard lock(mu_);
+  return Retrying<void>([&]() -> Result<void> {
+    auto reply = Command({"PING"}, "PING");
+    if (!reply) return std::unexpected(reply.error());
+    return {};
+  });
+}
+
+std::string RedisStore::Describe() const {
+  return "redis://" + address_ + "/" + std::to_string(options_.db);
+}
+
+}  // namespace pneumo::store

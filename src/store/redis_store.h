@@ -1,0 +1,84 @@
+// The shared result store: predictions kept in Redis so several servers see one history.
+//
+//   auto store = RedisStore::Open({.host = "redis", .port = 6379, .password = "s3cret", .db = 0});
+//   if (!store) return std::unexpected(store.error());   // kUnavailable: Redis not reachable
+//   (*store)->Put(record);
+//
+// Usually reached through OpenStore("redis://:password@host:port/db"). Layout:
+//   pneumo:prediction:<id>  hash, one field per PredictionRecord member (preview binary-safe)
+//   pneumo:predictions      sorted set, member <id>, score created_at_ms
+// Durability is Redis's: run it with appendonly yes and appendfsync always (or everysec, accepting
+// up to a second of loss) so that acknowledged records survive a restart.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/result_store.h"
+
+struct redisContext;
+struct redisReply;
+
+namespace pneumo::store {
+
+// Thread-safe: one connection guarded by mu_. A broken connection is dropped and re-opened at the
+// next call, so the store recovers by itself once Redis is back; calls made while it is down
+// return kUnavailable naming host:port.
+class RedisStore final : public ResultStore {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    std::string password;  // empty: no AUTH
+    int db = 0;            // SELECTed on every (re)connect
+    std::chrono::milliseconds timeout{2000};  // for connecting and for each command
+  };
+
+  // Connects (AUTH, SELECT, PING) before returning, so a bad address or password shows at start-up:
+  // kUnavailable when unreachable, kInvalidArgument when the password is missing or wrong.
+  static Result<std::unique_ptr<RedisStore>> Open(Options options);
+  ~RedisStore() override;
+
+  Result<void> Put(const PredictionRecord& record) override;
+  Result<PredictionRecord> Get(std::string_view id) override;
+  Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
+  Result<PredictionPage> List(int page, int per_page) override;
+  Result<void> Ping() override;
+  std::string Describe() const override;
+
+ private:
+  struct ContextDeleter {
+    void operator()(redisContext* context) const;
+  };
+  struct ReplyDeleter {
+    void operator()(redisReply* reply) const;
+  };
+  using Context = std::unique_ptr<redisContext, ContextDeleter>;
+  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+  using Args = std::vector<std::string>;
+
+  explicit RedisStore(Options options);
+  Result<void> EnsureConnected();  // REQUIRES: mu_ held
+  // Sends one command (binary-safe). A broken connection is dropped and gives kUnavailable; an
+  // error reply gives an Error naming `operation`. REQUIRES: mu_ held, connected.
+  Result<Reply> Command(const Args& args, std::string_view operation);
+  // Sends all commands, then reads all replies. Same errors as Command.
+  Result<std::vector<Reply>> Pipeline(const std::vector<Args>& commands, std::string_view operation);
+  // Runs `operation` on a live connection; when the connection turns out to be broken at the
+  // operation's first command (so nothing was written), reconnects and runs it once more: the
+  // usual case for the first call after Redis restarted. REQUIRES: mu_ held.
+  template <typename T, typename Operation>
+  Result<T> Retrying(Operation operation);
+
+  const Options options_;
+  const std::string address_;  // "host:port", for messages
+  mutable std::mutex mu_;
+  Context context_;                     // GUARDED_BY(mu_); null when not connected
+  int commands_sent_ = 0;               // GUARDED_BY(mu_); within the current operation
+  bool lost_on_first_command_ = false;  // GUARDED_BY(mu_); within the current operation
+};
+
+}  // namespace pneumo::store

@@ -1,0 +1,58 @@
+// The embedded result store: one SQLite file in WAL mode with synchronous=FULL.
+//
+//   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open("/var/lib/pneumo/results.db");
+//   if (!store) return std::unexpected(store.error());
+//   (*store)->Put(record);
+//
+// Usually reached through OpenStore("sqlite:PATH"). Several processes may open the same file;
+// SQLite's locking serialises them (a lock held past the 2 s busy timeout gives kUnavailable).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/result_store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace pneumo::store {
+
+// Thread-safe: one connection and its prepared statements, guarded by mu_.
+class SqliteStore final : public ResultStore {
+ public:
+  // Creates the parent directories, the file and the schema as needed.
+  // kIoError when the file cannot be created or opened or is not a database.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+  ~SqliteStore() override;
+
+  Result<void> Put(const PredictionRecord& record) override;
+  Result<PredictionRecord> Get(std::string_view id) override;
+  Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
+  Result<PredictionPage> List(int page, int per_page) override;
+  Result<void> Ping() override;
+  std::string Describe() const override;
+
+ private:
+  struct StatementDeleter {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+  using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+  SqliteStore(std::string path, sqlite3* db);
+  Result<void> Prepare();
+  Error SqlError(int rc, std::string_view operation) const;  // REQUIRES: mu_ held
+
+  const std::string path_;
+  mutable std::mutex mu_;
+  sqlite3* db_;          // GUARDED_BY(mu_); owned, closed in the destructor
+  Statement insert_;     // GUARDED_BY(mu_)
+  Statement get_;        // GUARDED_BY(mu_)
+  Statement preview_;    // GUARDED_BY(mu_)
+  Statement count_;      // GUARDED_BY(mu_)
+  Statement page_;       // GUARDED_BY(mu_)
+  Statement ping_;       // GUARDED_BY(mu_)
+};
+
+}  // namespace pneumo::store
