@@ -12,9 +12,10 @@ nn::Conv2d Conv(int in, int out, int kernel, int stride) {
 // conv-bn-relu, conv-bn, plus a projected shortcut when the shape changes.
 struct BasicBlockImpl : nn::Module {
   BasicBlockImpl(int in, int out, int stride)
+      // In declaration order, which is also the registration order the shipped weights have.
       : conv1(register_module("conv1", Conv(in, out, 3, stride))),
-        bn1(register_module("bn1", nn::BatchNorm2d(out))),
         conv2(register_module("conv2", Conv(out, out, 3, 1))),
+        bn1(register_module("bn1", nn::BatchNorm2d(out))),
         bn2(register_module("bn2", nn::BatchNorm2d(out))) {
     if (stride != 1 || in != out) {
       shortcut = register_module("shortcut", nn::Sequential(Conv(in, out, 1, stride), nn::BatchNorm2d(out)));
@@ -35,10 +36,10 @@ TORCH_MODULE(BasicBlock);
 struct BottleneckImpl : nn::Module {
   BottleneckImpl(int in, int width, int stride)
       : conv1(register_module("conv1", Conv(in, width, 1, 1))),
-        bn1(register_module("bn1", nn::BatchNorm2d(width))),
         conv2(register_module("conv2", Conv(width, width, 3, stride))),
-        bn2(register_module("bn2", nn::BatchNorm2d(width))),
         conv3(register_module("conv3", Conv(width, width * 4, 1, 1))),
+        bn1(register_module("bn1", nn::BatchNorm2d(width))),
+        bn2(register_module("bn2", nn::BatchNorm2d(width))),
         bn3(register_module("bn3", nn::BatchNorm2d(width * 4))) {
     if (stride != 1 || in != width * 4) {
       shortcut = register_module("shortcut",
