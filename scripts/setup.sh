@@ -9,7 +9,7 @@ packages=(
   libtorch-dev libopenblas0-openmp       # LibTorch 1.13 (CPU, oneDNN) and a fast BLAS for it
   libopencv-dev libdcmtk-dev             # JPEG/PNG decoding and resizing; DICOM
   nlohmann-json3-dev libspdlog-dev libcli11-dev libcpp-httplib-dev libssl-dev
-  libgtest-dev
+  libgtest-dev prometheus              # tests: GoogleTest; a real Prometheus scrapes the trainer
   libsqlite3-dev libhiredis-dev redis-server   # result store: SQLite (default) or Redis
 )
 missing=()

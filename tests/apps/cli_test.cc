@@ -2,17 +2,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <httplib.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <thread>
 
 #include <cstdio>
+#include <memory>
 #include <fstream>
 #include <string>
 
+#include "testing/process.h"
 #include "testing/synthetic_xrays.h"
 #include "testing/temp_dir.h"
 
@@ -121,32 +121,58 @@ TEST_F(CliTest, BadArgumentsGiveAMessageAndNonZeroExit) {
   EXPECT_NE(Pneumo("").exit_code, 0);
 }
 
+// A training run that outlasts any test (it is stopped by the ChildProcess destructor), serving on `port`.
+std::unique_ptr<testing::ChildProcess> StartLongTraining(const fs::path& data, const fs::path& out, int port) {
+  return std::make_unique<testing::ChildProcess>(std::vector<std::string>{
+      PNEUMO_BINARY, "train", "--data", data.string(), "--out", out.string(), "--arch", "tiny", "--input-size", "48",
+      "--epochs", "100000", "--patience", "100000", "--no-progress", "--log-level", "warn", "--metrics-port",
+      std::to_string(port)});
+}
+
 TEST_F(CliTest, TrainingServesPrometheusMetricsWhileItRuns) {
   testing::TempDir out;
-  const int port = 18000 + static_cast<int>(::getpid() % 1000);
-  // Enough epochs on 40+40 images to stay up for several seconds.
-  const std::string command = std::string(PNEUMO_BINARY) + " train --data " + Data().string() + " --out " +
-                              out.path().string() + " --arch tiny --input-size 48 --epochs 40 --patience 100" +
-                              " --no-progress --log-level warn --metrics-port " + std::to_string(port);
-  pid_t pid = 0;
-  const std::string shell_command = "exec " + command + " >/dev/null";
-  char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(shell_command.c_str()), nullptr};
-  ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, environ), 0);
+  const int port = testing::FreePort();
+  auto training = StartLongTraining(Data(), out.path(), port);
   httplib::Client client("127.0.0.1", port);
   std::string body;
-  for (int attempt = 0; attempt < 200 && body.find("pneumo_validation_auc ") == std::string::npos; ++attempt) {
+  for (int attempt = 0; attempt < 200 && body.empty(); ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (auto res = client.Get("/metrics"); res && res->status == 200) {
-      body = res->body;
-      if (body.find("pneumo_train_epoch 1\n") != std::string::npos) body.clear();  // wait for a finished epoch
-    }
+    if (auto res = client.Get("/metrics"); res && res->status == 200) body = res->body;
   }
-  kill(pid, SIGTERM);  // the scrape is what matters, not the rest of the run
-  waitpid(pid, nullptr, 0);
   for (const char* name : {"pneumo_train_epoch", "pneumo_train_steps_total", "pneumo_train_loss",
                            "pneumo_train_learning_rate", "pneumo_train_images_per_second", "pneumo_validation_auc"}) {
     EXPECT_NE(body.find(std::string("# TYPE ") + name), std::string::npos) << name << " missing from:\n" << body;
   }
+}
+
+TEST_F(CliTest, ARealPrometheusScrapesTheTrainer) {
+  constexpr char kPrometheus[] = "/usr/bin/prometheus";
+  ASSERT_TRUE(fs::exists(kPrometheus)) << kPrometheus << " is missing: install Debian's prometheus (scripts/setup.sh does)";
+  testing::TempDir dir;
+  const int train_port = testing::FreePort();
+  auto training = StartLongTraining(Data(), dir / "model", train_port);
+  std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n"
+                                        << "scrape_configs:\n  - job_name: pneumo-train\n    static_configs:\n"
+                                        << "      - targets: ['127.0.0.1:" << train_port << "']\n";
+  const int prometheus_port = testing::FreePort();
+  testing::ChildProcess prometheus({kPrometheus, "--config.file=" + (dir / "prometheus.yml").string(),
+                                    "--storage.tsdb.path=" + (dir / "tsdb").string(),
+                                    "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
+  httplib::Client api("127.0.0.1", prometheus_port);
+  json result;
+  for (int attempt = 0; attempt < 120; ++attempt) {  // up to 60 s; usually 2-3 scrapes
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto res = api.Get("/api/v1/query?query=pneumo_train_steps_total%20%3E%200");
+    if (!res || res->status != 200) continue;
+    result = json::parse(res->body, nullptr, false);
+    if (!result.is_discarded() && !result["data"]["result"].empty()) break;
+  }
+  ASSERT_FALSE(result.is_discarded());
+  ASSERT_FALSE(result["data"]["result"].empty()) << "Prometheus never scraped a step count: " << result.dump();
+  EXPECT_EQ(result["data"]["result"][0]["metric"]["job"], "pneumo-train");
+  auto up = api.Get("/api/v1/query?query=up%7Bjob%3D%22pneumo-train%22%7D");
+  ASSERT_TRUE(up);
+  EXPECT_EQ(json::parse(up->body)["data"]["result"][0]["value"][1], "1");
 }
 
 TEST(ShippedModel, PredictsRealXraysFromTheTrainingFolder) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "store/redis_store.h"
+#include "testing/process.h"
 #include "testing/temp_dir.h"
 
 extern char** environ;
@@ -35,22 +36,7 @@ namespace pneumo::store::testing {
 
 inline constexpr char kRedisServer[] = "/usr/bin/redis-server";
 
-// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
-inline int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+using pneumo::testing::FreePort;
 
 class RedisServer {
  public:
