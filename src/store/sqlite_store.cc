@@ -207,10 +207,9 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
   return {};
 }
 
-Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
-  std::lock_guard lock(mu_);
-  sqlite3_stmt* stmt = get_.get();
-  ResetOnExit reset(stmt);
+// Binds `id` to a one-row lookup and steps to that row: kNotFound when there is none.
+// REQUIRES: mu_ held and the caller's ResetOnExit on `stmt`.
+Result<void> SqliteStore::StepToRowWithId(sqlite3_stmt* stmt, std::string_view id, const char* reading) {
   if (int rc = BindText(stmt, 1, id); rc != SQLITE_OK) {
     return std::unexpected(SqlError(rc, "binding the id"));
   }
@@ -218,7 +217,15 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   if (rc == SQLITE_DONE) {
     return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
   }
-  if (rc != SQLITE_ROW) return std::unexpected(SqlError(rc, "reading a prediction"));
+  if (rc != SQLITE_ROW) return std::unexpected(SqlError(rc, reading));
+  return {};
+}
+
+Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = get_.get();
+  ResetOnExit reset(stmt);
+  if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row) return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
   record.preview_png = Blob(stmt, 14);
   return record;
@@ -228,14 +235,7 @@ Result<std::vector<std::uint8_t>> SqliteStore::GetPreview(std::string_view id) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = preview_.get();
   ResetOnExit reset(stmt);
-  if (int rc = BindText(stmt, 1, id); rc != SQLITE_OK) {
-    return std::unexpected(SqlError(rc, "binding the id"));
-  }
-  const int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) {
-    return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
-  }
-  if (rc != SQLITE_ROW) return std::unexpected(SqlError(rc, "reading a preview"));
+  if (auto row = StepToRowWithId(stmt, id, "reading a preview"); !row) return std::unexpected(row.error());
   return Blob(stmt, 0);
 }
 

@@ -43,6 +43,7 @@ class SqliteStore final : public ResultStore {
   SqliteStore(std::string path, sqlite3* db);
   Result<void> Prepare();
   Error SqlError(int rc, std::string_view operation) const;  // REQUIRES: mu_ held
+  Result<void> StepToRowWithId(sqlite3_stmt* stmt, std::string_view id, const char* reading);  // REQUIRES: mu_ held
 
   const std::string path_;
   mutable std::mutex mu_;
