@@ -1,9 +1,7 @@
 #include "data/image_cache.h"
 
-#include <atomic>
-#include <thread>
-
 #include "core/logging.h"
+#include "core/parallel_for.h"
 #include "image/decode.h"
 #include "image/preprocess.h"
 
@@ -13,20 +11,14 @@ Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, in
                                      int threads) {
   std::vector<cv::Mat> decoded(images.size());
   std::vector<Error> errors(images.size(), Error{ErrorCode::kInternal, ""});
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    for (std::size_t i = next++; i < images.size(); i = next++) {
-      auto gray = image::DecodeImageFile(images[i].path);
-      if (gray) {
-        decoded[i] = image::ResizeForModel(*gray, input_size);
-      } else {
-        errors[i] = gray.error();
-      }
+  ParallelFor(0, images.size(), threads, [&](std::size_t i) {
+    auto gray = image::DecodeImageFile(images[i].path);
+    if (gray) {
+      decoded[i] = image::ResizeForModel(*gray, input_size);
+    } else {
+      errors[i] = gray.error();
     }
-  };
-  std::vector<std::jthread> pool;
-  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
-  pool.clear();  // joins
+  });
 
   ImageCache cache;
   cache.input_size_ = input_size;

@@ -1,13 +1,13 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
+#include <limits>
 #include <cctype>
 #include <system_error>
 
 #include "core/sha256.h"
 #include "data/patient_id.h"
+#include "image/decode.h"
 
 namespace pneumo::data {
 namespace fs = std::filesystem;
@@ -63,11 +63,10 @@ Result<std::vector<LabeledImage>> ScanImageFolder(const fs::path& dir, std::stri
 Result<std::string> FingerprintImages(const std::vector<LabeledImage>& images) {
   Sha256 digest;
   for (const auto& image : images) {
-    std::ifstream in(image.path, std::ios::binary);
-    if (!in) return Fail(ErrorCode::kIoError, "cannot read " + image.path.string());
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+    auto bytes = image::ReadFileBytes(image.path, std::numeric_limits<std::size_t>::max());
+    if (!bytes) return std::unexpected(bytes.error());
     digest.Update(image.path.filename().string() + ":" + std::string(LabelName(image.label)) + ":" +
-                  Sha256Hex(bytes) + "\n");
+                  Sha256Hex(*bytes) + "\n");
   }
   return digest.FinishHex();
 }

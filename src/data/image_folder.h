@@ -34,7 +34,7 @@ Result<std::vector<LabeledImage>> ScanImageFolder(const std::filesystem::path& d
                                                   std::string_view split = "train");
 
 // SHA-256 over every image's file name, label and content SHA-256, in the given order: identifies
-// a training set in model cards. kIoError when a file cannot be read.
+// a training set in model cards. Fails with the reading error when a file cannot be read.
 Result<std::string> FingerprintImages(const std::vector<LabeledImage>& images);
 
 // True for the extensions above.

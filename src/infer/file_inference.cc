@@ -1,9 +1,8 @@
 #include "infer/file_inference.h"
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
 
+#include "core/parallel_for.h"
 #include "data/image_folder.h"
 #include "image/decode.h"
 
@@ -35,22 +34,15 @@ std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::ve
   for (std::size_t begin = 0; begin < files.size(); begin += batch) {
     const std::size_t end = std::min(files.size(), begin + batch);
     std::vector<cv::Mat> prepared(end - begin);
-    std::atomic<std::size_t> next{begin};
-    auto decode = [&] {
-      for (std::size_t i = next++; i < end; i = next++) {
-        outcomes[i].file = files[i];
-        auto gray = image::DecodeImageFile(files[i]);
-        if (!gray) {
-          outcomes[i].error = gray.error();
-        } else {
-          prepared[i - begin] = predictor.Prepare(*gray);
-        }
+    ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
+      outcomes[i].file = files[i];
+      auto gray = image::DecodeImageFile(files[i]);
+      if (!gray) {
+        outcomes[i].error = gray.error();
+      } else {
+        prepared[i - begin] = predictor.Prepare(*gray);
       }
-    };
-    {
-      std::vector<std::jthread> pool;
-      for (int t = 0; t < std::max(1, options.decode_threads); ++t) pool.emplace_back(decode);
-    }
+    });
     std::vector<cv::Mat> good;
     std::vector<std::size_t> where;
     for (std::size_t i = begin; i < end; ++i) {

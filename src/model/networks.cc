@@ -1,7 +1,12 @@
 #include "model/networks.h"
 
+#include "image/decode.h"
+
 namespace pneumo::model {
 namespace nn = torch::nn;
+
+// Far above any architecture here (ResNet-50 is about 95 MB); guards against reading a wrong file.
+constexpr std::size_t kMaxWeightsBytes = std::size_t{2} << 30;
 
 namespace {
 
@@ -167,6 +172,12 @@ Result<void> SaveWeights(Network& net, const std::string& path) {
 }
 
 Result<void> LoadWeights(Network& net, const std::string& path) {
+  auto bytes = image::ReadFileBytes(path, kMaxWeightsBytes);
+  if (!bytes) return Fail(ErrorCode::kModelError, "cannot load weights: " + bytes.error().message);
+  return LoadWeights(net, *bytes, path);
+}
+
+Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes, const std::string& name) {
   try {
     // Module::load replaces tensors without checking shapes, so a checkpoint of another width
     // would load "successfully": compare every parameter and buffer shape before and after.
@@ -174,18 +185,19 @@ Result<void> LoadWeights(Network& net, const std::string& path) {
     for (const auto& t : net.parameters()) expected.push_back(t.sizes().vec());
     for (const auto& t : net.buffers()) expected.push_back(t.sizes().vec());
     torch::serialize::InputArchive archive;
-    archive.load_from(path, torch::kCPU);  // a checkpoint written on a GPU loads anywhere
+    // On the CPU: a checkpoint written on a GPU loads anywhere.
+    archive.load_from(reinterpret_cast<const char*>(bytes.data()), bytes.size(), torch::kCPU);
     net.load(archive);
     std::size_t i = 0;
     bool same = true;
     for (const auto& t : net.parameters()) same = same && t.sizes().vec() == expected[i++];
     for (const auto& t : net.buffers()) same = same && t.sizes().vec() == expected[i++];
-    if (!same) return Fail(ErrorCode::kModelError, path + " holds weights of a different architecture or size");
+    if (!same) return Fail(ErrorCode::kModelError, name + " holds weights of a different architecture or size");
     return {};
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));  // LibTorch appends a C++ stack trace
-    return Fail(ErrorCode::kModelError, "cannot load weights from " + path + ": " + what);
+    return Fail(ErrorCode::kModelError, "cannot load weights from " + name + ": " + what);
   }
 }
 

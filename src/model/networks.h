@@ -14,7 +14,9 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,5 +46,8 @@ std::vector<torch::Tensor> UndecayedParameters(torch::nn::Module& net);
 Result<void> SaveWeights(Network& net, const std::string& path);
 // On error `net` is left in an unspecified state and must be discarded.
 Result<void> LoadWeights(Network& net, const std::string& path);
+// The same from the bytes of a weights file (already read, e.g. to check its SHA-256);
+// `name` identifies them in error messages.
+Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes, const std::string& name);
 
 }  // namespace pneumo::model

@@ -2,11 +2,11 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <limits>
 #include <thread>
 
 #include "core/sha256.h"
+#include "image/decode.h"
 #include "image/preprocess.h"
 #include "model/networks.h"
 
@@ -33,14 +33,12 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
   auto net = MakeNetwork(card->architecture);
   if (!net) return Fail(ErrorCode::kModelError, "model card names " + net.error().message);
   const auto weights = ModelDirectory(path) / kWeightsFile;
-  if (!card->weights_sha256.empty()) {
-    std::ifstream in(weights, std::ios::binary);
-    if (!in) return Fail(ErrorCode::kNotFound, "no weights at " + weights.string());
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-    if (Sha256Hex(bytes) != card->weights_sha256)
-      return Fail(ErrorCode::kModelError, weights.string() + " does not match the SHA-256 in its model card");
-  }
-  if (auto loaded = LoadWeights(**net, weights.string()); !loaded) return std::unexpected(loaded.error());
+  // Read once: the same bytes are checked against the card and then loaded.
+  auto bytes = image::ReadFileBytes(weights, std::numeric_limits<std::size_t>::max());
+  if (!bytes) return std::unexpected(bytes.error());
+  if (!card->weights_sha256.empty() && Sha256Hex(*bytes) != card->weights_sha256)
+    return Fail(ErrorCode::kModelError, weights.string() + " does not match the SHA-256 in its model card");
+  if (auto loaded = LoadWeights(**net, *bytes, weights.string()); !loaded) return std::unexpected(loaded.error());
   (*net)->eval();
   // LibTorch here starts with one thread (OpenMP sees one by default): use every core unless told.
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));

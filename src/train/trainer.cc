@@ -4,8 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <fstream>
-#include <iterator>
+#include <limits>
 #include <numbers>
 #include <random>
 #include <set>
@@ -20,6 +19,7 @@
 #include "data/image_folder.h"
 #include "data/patient_split.h"
 #include "eval/calibration.h"
+#include "image/decode.h"
 #include "metrics/exporter.h"
 #include "metrics/registry.h"
 #include "model/model_card.h"
@@ -140,8 +140,8 @@ Result<TrainReport> Train(const TrainOptions& options) {
   const auto started = Clock::now();
   if (options.epochs < 1 || options.batch_size < 2 || options.input_size < 16)
     return Fail(ErrorCode::kInvalidArgument, "epochs must be >= 1, batch size >= 2, input size >= 16");
-  if (options.normalization != "per_image" && options.normalization != "dataset")
-    return Fail(ErrorCode::kInvalidArgument, "normalization must be per_image or dataset");
+  if (auto valid = image::ValidateNormalization({options.normalization, 0.0f, 1.0f}); !valid)
+    return std::unexpected(valid.error());
   if (options.device != "cpu" && options.device != "cuda")
     return Fail(ErrorCode::kInvalidArgument, "device must be cpu or cuda");
   if (options.device == "cuda" && !torch::cuda::is_available())
@@ -305,8 +305,8 @@ Result<TrainReport> Train(const TrainOptions& options) {
   report.threshold = choice.threshold;
   report.validation = calibrated.metrics;
 
-  std::ifstream weights_in(best_path, std::ios::binary);
-  std::vector<std::uint8_t> weight_bytes((std::istreambuf_iterator<char>(weights_in)), {});
+  auto weight_bytes = image::ReadFileBytes(best_path, std::numeric_limits<std::size_t>::max());
+  if (!weight_bytes) return std::unexpected(weight_bytes.error());
 
   model::ModelCard card;
   card.name = options.model_name;
@@ -318,7 +318,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
   card.bias = report.bias;
   card.threshold = report.threshold;
   card.threshold_rule = choice.rule;
-  card.weights_sha256 = Sha256Hex(weight_bytes);
+  card.weights_sha256 = Sha256Hex(*weight_bytes);
   card.validation = eval::ToJson(report.validation);
   card.validation["split"] = {{"images", report.validation_images}, {"patients", report.validation_patients},
                               {"rule", "by patient, stratified by label, seeded"}};
