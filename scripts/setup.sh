@@ -11,16 +11,24 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libcpp-httplib-dev libssl-dev
   libgtest-dev prometheus              # tests: GoogleTest; a real Prometheus scrapes the trainer
   libsqlite3-dev libhiredis-dev redis-server   # result store: SQLite (default) or Redis
+  chromium fonts-dejavu-core            # browser test: headless Chromium driven by playwright-core
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node may come from elsewhere (e.g. NodeSource, which bundles npm): only ask Debian when absent.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core (no browser download: it drives Debian's chromium), pinned by package-lock.json.
+if [ -f tests/web/package-lock.json ] && [ ! -d tests/web/node_modules/playwright-core ]; then
+  npm ci --prefix tests/web --no-audit --no-fund --loglevel=error
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
