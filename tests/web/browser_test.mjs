@@ -1,0 +1,380 @@
+// Browser test of the pneumo web UI: starts the real `pneumo serve` on a free local port with
+// a fresh SQLite store and the UI served from web/ on disk, then drives Debian's headless
+// Chromium through playwright-core (no browser download) as a person would: upload a real
+// X-ray, read the result, toggle the heatmap, browse the history, read the model page, upload
+// a file that is not an image.
+//
+//   node tests/web/browser_test.mjs [--binary build/pneumo] [--artifacts build/artifacts]
+//
+// Exit status: 0 passed, 1 failed, 77 not run (../shared/data/chest_xray absent).
+// Screenshots (full page) go to the artifacts folder: ui-result.png, ui-result-tablet.png,
+// ui-history.png, ui-model.png, ui-upload-error.png.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const CHROMIUM = process.env.PNEUMO_CHROMIUM || '/usr/bin/chromium';
+
+const { values: args } = parseArgs({
+  options: {
+    binary: { type: 'string', default: process.env.PNEUMO_BINARY || path.join(repo, 'build', 'pneumo') },
+    artifacts: { type: 'string', default: process.env.PNEUMO_ARTIFACTS || path.join(repo, 'build', 'artifacts') },
+    data: { type: 'string', default: path.resolve(repo, '..', 'shared', 'data', 'chest_xray') },
+  },
+});
+
+// --- Preconditions: a missing tool is a setup error (fail); missing data means "not run" (77).
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (err) {
+  console.error(`FAILED: playwright-core is not installed in ${path.join(here, 'node_modules')} ` +
+                `(${err.code ?? err.message}). Run scripts/setup.sh (it runs npm ci --prefix tests/web).`);
+  process.exit(1);
+}
+if (!fs.existsSync(CHROMIUM)) {
+  console.error(`FAILED: ${CHROMIUM} not found. Run scripts/setup.sh (it installs Debian's chromium).`);
+  process.exit(1);
+}
+if (!fs.existsSync(args.data)) {
+  console.log('NOT run: ../shared/data/chest_xray not found');
+  process.exit(77);
+}
+const binary = path.resolve(args.binary);
+if (!fs.existsSync(binary)) {
+  console.error(`FAILED: pneumo binary not found at ${binary}. Build it (scripts/setup.sh) or pass --binary.`);
+  process.exit(1);
+}
+const pneumoniaDir = path.join(args.data, 'train', 'PNEUMONIA');
+const xrayName = fs.readdirSync(pneumoniaDir).filter((f) => /\.(jpe?g|png|dcm)$/i.test(f)).sort()[0];
+if (!xrayName) {
+  console.error(`FAILED: no X-ray found in ${pneumoniaDir}`);
+  process.exit(1);
+}
+const xrayPath = path.join(pneumoniaDir, xrayName);
+const artifacts = path.resolve(args.artifacts);
+fs.mkdirSync(artifacts, { recursive: true });
+
+// --- The server ---------------------------------------------------------------------------
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pneumo-web-'));
+let server = null;       // ChildProcess
+let serverLog = '';      // its stdout and stderr, shown when something fails
+let base = '';           // http://127.0.0.1:PORT
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startServer() {
+  const port = await freePort();
+  const child = spawn(binary, [
+    'serve', '--listen', `127.0.0.1:${port}`, '--store', `sqlite:${path.join(tmp, 'results.db')}`,
+    '--web-root', path.join(repo, 'web'),
+  ], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (chunk) => { serverLog = (serverLog + chunk).slice(-20000); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = { code, signal }; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    if (exited) return { child, url, exited };
+    try {
+      const r = await fetch(`${url}/readyz`);
+      if (r.status === 200) return { child, url };
+    } catch { /* not listening yet */ }
+    await sleep(200);
+  }
+  return { child, url, exited: { code: 'not ready within 60 s' } };
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const gone = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(timer);
+}
+
+// Kill the server however this process ends.
+process.on('exit', () => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => { if (server) server.kill('SIGKILL'); process.exit(1); });
+}
+
+async function api(route) {
+  const r = await fetch(base + route);
+  assert.equal(r.status, 200, `GET ${route} answered ${r.status}`);
+  return r.json();
+}
+
+// --- The browser --------------------------------------------------------------------------
+
+let browser;
+let page;
+const problems = [];          // console errors, page errors, failed or foreign requests
+let expectUploadError = false;  // while true, the browser's note about a 4xx upload is expected
+
+function isLocal(url) {
+  const u = new URL(url);
+  if (!u.protocol.startsWith('http') && u.protocol !== 'ws:' && u.protocol !== 'wss:') return true;  // data:, blob:
+  return u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+}
+
+before(async () => {
+  let started = await startServer();
+  if (started.exited) {  // e.g. the port was taken between probing and binding: try once more
+    await sleep(500);
+    started = await startServer();
+  }
+  server = started.child;
+  base = started.url;
+  if (started.exited) {
+    throw new Error(`pneumo serve did not become ready (${JSON.stringify(started.exited)}):\n${serverLog}`);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+           '--disable-extensions', '--disable-background-networking', '--disable-component-update'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+  page = await context.newPage();
+  page.setDefaultTimeout(30000);
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const where = msg.location()?.url ?? '';
+    const expected = expectUploadError && /status of 4\d\d/.test(msg.text()) &&
+                     (where === '' || new URL(where, base).pathname === '/api/v1/predictions');
+    if (!expected) problems.push(`console error: ${msg.text()} (${where})`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('request', (req) => {
+    if (!isLocal(req.url())) problems.push(`request to a non-local host: ${req.url()}`);
+  });
+  page.on('requestfailed', (req) => {
+    const why = req.failure()?.errorText ?? '';
+    // Navigating away cancels lazy thumbnails still loading: that is not a failure.
+    if (why !== 'net::ERR_ABORTED') problems.push(`request failed: ${req.method()} ${req.url()} ${why}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() >= 500) problems.push(`server error: ${res.status()} ${res.request().method()} ${res.url()}`);
+  });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await stopServer();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function screenshot(name) {
+  await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
+}
+
+/** Page-wide checks that every view must pass. */
+async function checkPage(what) {
+  const facts = await page.evaluate(() => ({
+    lang: document.documentElement.lang,
+    landmarks: ['header', 'nav', 'main', 'footer'].filter((t) => !document.querySelector(t)),
+    h1: document.querySelectorAll('main h1').length,
+    imgsWithoutAlt: [...document.querySelectorAll('img:not([alt])')].map((i) => i.src),
+    unnamedButtons: [...document.querySelectorAll('button')]
+      .filter((b) => !(b.textContent.trim() || b.getAttribute('aria-label'))).length,
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  }));
+  assert.equal(facts.lang, 'en', `${what}: <html lang>`);
+  assert.deepEqual(facts.landmarks, [], `${what}: missing landmarks`);
+  assert.equal(facts.h1, 1, `${what}: one h1 in main`);
+  assert.deepEqual(facts.imgsWithoutAlt, [], `${what}: images without alt`);
+  assert.equal(facts.unnamedButtons, 0, `${what}: buttons without a name`);
+  assert.ok(facts.overflow <= 0, `${what}: page scrolls sideways by ${facts.overflow} px`);
+}
+
+// --- The tests, in order: each builds on the one before --------------------------------------
+
+let uploaded;  // the prediction the API stored for the X-ray uploaded through the page
+
+test('upload page analyses a real chest X-ray and shows the stored result', async () => {
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#drop-zone');
+  await checkPage('upload page');
+  // Record what the status line says while the upload runs ("Uploading…", "Analysing…", ...).
+  await page.evaluate(() => {
+    const status = document.querySelector('#upload-status');
+    window.__statusTexts = [];
+    new MutationObserver(() => window.__statusTexts.push(status.textContent))
+      .observe(status, { childList: true, characterData: true, subtree: true });
+  });
+  await page.setInputFiles('#file-input', xrayPath);
+  await page.waitForSelector('#result-label', { timeout: 60000 });
+
+  const id = await page.getAttribute('#result', 'data-id');
+  assert.match(id, /^[A-Za-z0-9_-]{26}$/, 'the result carries the prediction id');
+  uploaded = await api(`/api/v1/predictions/${id}`);
+  const label = (await page.textContent('#result-label')).trim();
+  assert.ok(label === 'PNEUMONIA' || label === 'NORMAL', `label is ${label}`);
+  assert.equal(label, uploaded.label, 'the page shows the label the API stored');
+  assert.equal(uploaded.filename, xrayName);
+  assert.equal((await page.textContent('#result-filename')).trim(), xrayName);
+
+  const probabilityText = await page.textContent('#result-probability');
+  assert.ok(probabilityText.includes(uploaded.probability.toFixed(3)),
+            `probability ${uploaded.probability.toFixed(3)} in "${probabilityText}"`);
+  assert.ok(probabilityText.includes(uploaded.threshold.toFixed(3)),
+            `threshold ${uploaded.threshold.toFixed(3)} in "${probabilityText}"`);
+  const fill = await page.$eval('.prob-bar__fill', (el) => el.style.width);
+  assert.equal(parseFloat(fill).toFixed(1), (uploaded.probability * 100).toFixed(1), 'bar length');
+
+  const review = await page.$('#review-warning');
+  assert.equal(Boolean(review), uploaded.review, 'review warning shown exactly when review is true');
+  if (review) {
+    const text = await review.textContent();
+    for (const reason of uploaded.review_reasons) assert.ok(text.includes(reason), `reason "${reason}" shown`);
+  }
+  assert.match(await page.textContent('#decision-note'), /Decision support only — not a diagnosis\./);
+  assert.ok((await page.textContent('#result-model')).includes(uploaded.model.version), 'model version');
+  assert.ok((await page.getAttribute('#result-sha256', 'title')) === uploaded.sha256, 'sha256');
+
+  const statusTexts = await page.evaluate(() => window.__statusTexts);
+  assert.ok(statusTexts.some((t) => t.startsWith('Analysing')), `status went through Analysing…: ${statusTexts}`);
+  assert.match(await page.textContent('#upload-status'), new RegExp(`Done: ${uploaded.label}`));
+
+  const preview = await page.$eval('#result-image', (img) => ({ src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0 }));
+  assert.equal(preview.src, uploaded.links.image);
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#result-image');
+    return img.complete && img.naturalWidth > 0;
+  });
+  await checkPage('result');
+  await screenshot('ui-result.png');
+});
+
+test('the heatmap toggle loads the heatmap image on demand', async (t) => {
+  if (!uploaded) return t.skip('needs the upload of the first test');
+  const toggle = page.locator('#heatmap-toggle');
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+  const heatmapUrl = uploaded.links.heatmap;
+  await page.waitForFunction((url) => {
+    const img = document.querySelector('#result-image');
+    return img.getAttribute('src') === url && img.complete && img.naturalWidth > 0;
+  }, heatmapUrl, { timeout: 30000 });
+  const src = await page.$eval('#result-image', (img) => new URL(img.src).pathname);
+  assert.equal(src, heatmapUrl);
+  assert.match(await page.textContent('#image-caption'), /Heatmap/);
+  // At tablet width the page must still fit.
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await checkPage('result at 768 px');
+  await screenshot('ui-result-tablet.png');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // And back to the X-ray.
+  await toggle.click();
+  assert.equal(await page.getAttribute('#result-image', 'src'), uploaded.links.image);
+});
+
+test('the drop zone opens the file picker from the keyboard', async () => {
+  await page.focus('#drop-zone');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: 5000 }), page.keyboard.press('Enter')]);
+  assert.ok(chooser, 'Enter opens the picker');
+  const [chooser2] = await Promise.all([page.waitForEvent('filechooser', { timeout: 5000 }), page.keyboard.press('Space')]);
+  assert.ok(chooser2, 'Space opens the picker');
+  const accept = await page.getAttribute('#file-input', 'accept');
+  for (const kind of ['.jpg', '.jpeg', '.png', '.dcm', 'application/dicom']) assert.ok(accept.includes(kind), `accept has ${kind}`);
+});
+
+test('history lists the upload and opens its detail view', async (t) => {
+  if (!uploaded) return t.skip('needs the upload of the first test');
+  await page.click('#nav-history');
+  await page.waitForSelector('#history-table');
+  await checkPage('history');
+  const row = page.locator(`#history-table tbody tr[data-id="${uploaded.id}"]`);
+  assert.equal(await row.count(), 1, 'the uploaded prediction has a row');
+  assert.ok((await row.textContent()).includes(xrayName), 'row shows the file name');
+  assert.ok((await row.textContent()).includes(uploaded.probability.toFixed(3)), 'row shows the probability');
+  assert.equal(await row.locator('img').getAttribute('loading'), 'lazy');
+  assert.equal(await row.locator('img').getAttribute('src'), `/api/v1/predictions/${uploaded.id}/image`);
+  const list = await api('/api/v1/predictions?page=1&per_page=20');
+  assert.equal((await page.textContent('#page-info')).trim().startsWith(`Page 1 of ${list.pages}`), true);
+  assert.equal(await page.isDisabled('#prev-page'), true, 'no page before the first');
+  assert.equal(await page.isDisabled('#next-page'), list.pages <= 1);
+  await page.waitForFunction(() => [...document.querySelectorAll('#history-table img')].every((i) => i.complete));
+  await screenshot('ui-history.png');
+
+  await row.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => location.hash === `#/history/${id}`, uploaded.id);
+  await page.waitForSelector('#result-label');
+  assert.equal((await page.textContent('#result-label')).trim(), uploaded.label);
+  assert.equal(await page.getAttribute('#result', 'data-id'), uploaded.id);
+  await checkPage('history detail');
+});
+
+test('the model page shows the threshold, validation and limits', async () => {
+  await page.click('#nav-model');
+  await page.waitForSelector('#model-threshold');
+  await checkPage('model');
+  const card = await api('/api/v1/model');
+  assert.equal((await page.textContent('#model-threshold')).trim(), card.threshold.toFixed(3));
+  assert.equal((await page.textContent('#model-version')).trim(), card.version);
+  const validation = await page.textContent('#model-validation');
+  if (typeof card.validation?.auc === 'number') assert.ok(validation.includes(card.validation.auc.toFixed(4)), 'AUC shown');
+  const limits = await page.textContent('#model-limits');
+  for (const words of [/not a diagnosis/i, /pediatric/i, /adults/i, /other hospitals/i, /clinician/i]) {
+    assert.match(limits, words);
+  }
+  await screenshot('ui-model.png');
+});
+
+test('a file that is not an image gives a plain-words error and the page keeps working', async (t) => {
+  if (!uploaded) return t.skip('needs the upload of the first test');
+  const fake = path.join(tmp, 'notes.jpg');
+  fs.writeFileSync(fake, 'These are notes, not an X-ray.\n');
+  await page.click('#nav-upload');
+  await page.waitForSelector('#drop-zone');
+  expectUploadError = true;
+  await page.setInputFiles('#file-input', fake);
+  await page.waitForSelector('#error-message:not([hidden])');
+  expectUploadError = false;
+  const message = (await page.textContent('#error-message')).trim();
+  assert.match(message, /This file is not an image we can read/);
+  assert.equal(await page.getAttribute('#error-message', 'role'), 'alert');
+  assert.equal(await page.$('#result'), null, 'no result is shown for a failed upload');
+  await screenshot('ui-upload-error.png');
+
+  // The page still works: the same X-ray again gives a result and clears the error.
+  await page.setInputFiles('#file-input', xrayPath);
+  await page.waitForSelector('#result-label', { timeout: 60000 });
+  assert.equal((await page.textContent('#result-label')).trim(), uploaded.label);
+  assert.equal(await page.isHidden('#error-message'), true);
+});
+
+test('no console errors, no failed requests and nothing fetched from other hosts', () => {
+  assert.deepEqual(problems, []);
+});
+
+process.on('exit', (code) => {
+  if (code !== 0 && serverLog) console.error(`--- pneumo serve output (last lines) ---\n${serverLog.slice(-4000)}`);
+  if (code === 0 || fs.existsSync(path.join(artifacts, 'ui-result.png'))) console.log(`screenshots in ${artifacts}`);
+});

@@ -1,0 +1,142 @@
+// The result of one prediction: label, probability against threshold, review warning,
+// preview image with a heatmap toggle, and the facts behind it. Used by the upload page and
+// the history detail page.
+import { h } from './dom.js';
+import { abbreviateHash, formatDateTime, formatMs, formatProbability } from './format.js';
+
+const LABELS = {
+  PNEUMONIA: {
+    sentence: 'The model finds signs of pneumonia on this X-ray.',
+    icon: '!',
+  },
+  NORMAL: {
+    sentence: 'The model finds no signs of pneumonia on this X-ray.',
+    icon: '✓',
+  },
+};
+
+function clamp01(x) {
+  return Math.min(1, Math.max(0, Number.isFinite(x) ? x : 0));
+}
+
+function probabilityBlock(p, threshold) {
+  const pct = (x) => `${(clamp01(x) * 100).toFixed(2)}%`;
+  // Keep the threshold's caption inside the bar near either end.
+  const edge = threshold > 0.8 ? 'end' : threshold < 0.2 ? 'start' : 'middle';
+  return h('div', { class: 'probability' },
+    h('p', { class: 'probability__numbers', id: 'result-probability', 'data-testid': 'result-probability',
+             'data-probability': p, 'data-threshold': threshold },
+      h('span', {}, 'Probability of pneumonia ', h('strong', { class: 'probability__value' }, formatProbability(p))),
+      h('span', { class: 'probability__sep', 'aria-hidden': 'true' }, ' · '),
+      h('span', {}, 'decision threshold ', h('strong', {}, formatProbability(threshold)))),
+    h('div', { class: 'prob-bar', 'aria-hidden': 'true' },
+      h('div', { class: 'prob-bar__track' },
+        h('div', { class: 'prob-bar__fill', style: { width: pct(p) } }),
+        h('div', { class: 'prob-bar__threshold', style: { left: pct(threshold) } })),
+      h('div', { class: `prob-bar__threshold-label prob-bar__threshold-label--${edge}`, style: { left: pct(threshold) } },
+        `threshold ${formatProbability(threshold)}`),
+      h('div', { class: 'prob-bar__scale' }, h('span', {}, '0'), h('span', {}, '0.5'), h('span', {}, '1'))),
+    h('p', { class: 'probability__explain' },
+      'Calibrated probability. The result is PNEUMONIA when the probability reaches the threshold.'));
+}
+
+function reviewBlock(prediction) {
+  const reasons = Array.isArray(prediction.review_reasons) ? prediction.review_reasons : [];
+  if (!prediction.review && reasons.length === 0) return null;
+  return h('div', { class: 'review-warning', id: 'review-warning', 'data-testid': 'review-warning', role: 'note' },
+    h('p', { class: 'review-warning__title' },
+      h('span', { class: 'review-warning__icon', 'aria-hidden': 'true' }, '⚠'),
+      'Review with extra care'),
+    reasons.length
+      ? h('ul', { class: 'review-warning__reasons' }, reasons.map((r) => h('li', {}, String(r))))
+      : h('p', {}, 'The server marked this result for review.'));
+}
+
+function imageBlock(prediction) {
+  const links = prediction.links ?? {};
+  const name = prediction.filename || 'the uploaded file';
+  const img = h('img', {
+    id: 'result-image', 'data-testid': 'result-image', class: 'result-image',
+    src: links.image, alt: `Chest X-ray preview of ${name}`, 'data-showing': 'image',
+  });
+  const caption = h('p', { class: 'result-figure__caption', id: 'image-caption' }, 'Preview of the uploaded X-ray.');
+  const toggle = h('button', {
+    type: 'button', class: 'switch', id: 'heatmap-toggle', 'data-testid': 'heatmap-toggle',
+    'aria-pressed': 'false', disabled: !links.heatmap,
+  }, h('span', { class: 'switch__track', 'aria-hidden': 'true' }, h('span', { class: 'switch__thumb' })),
+     h('span', { class: 'switch__label' }, 'Show heatmap'));
+
+  // The heatmap is requested only when first asked for; the browser caches it after that.
+  let showHeatmap = false;
+  const show = (heatmap) => {
+    showHeatmap = heatmap;
+    toggle.setAttribute('aria-pressed', String(heatmap));
+    img.dataset.showing = heatmap ? 'heatmap' : 'image';
+    img.alt = heatmap ? `Heatmap over the X-ray of ${name}` : `Chest X-ray preview of ${name}`;
+    img.src = heatmap ? links.heatmap : links.image;
+    if (heatmap && !img.complete) caption.textContent = 'Loading the heatmap…';
+    else setCaption();
+  };
+  const setCaption = () => {
+    caption.textContent = showHeatmap
+      ? 'Heatmap (Grad-CAM): red marks where the model’s evidence for pneumonia is strongest. It shows where the model looked, not a finding.'
+      : 'Preview of the uploaded X-ray.';
+  };
+  img.addEventListener('load', setCaption);
+  img.addEventListener('error', () => {
+    caption.textContent = showHeatmap
+      ? 'The heatmap could not be loaded. Try again in a moment.'
+      : 'The preview could not be loaded.';
+  });
+  toggle.addEventListener('click', () => show(!showHeatmap));
+
+  return h('figure', { class: 'result-figure' },
+    h('div', { class: 'result-figure__frame' }, img),
+    h('figcaption', {}, toggle, caption));
+}
+
+function factsBlock(prediction) {
+  const rows = [];
+  const add = (term, ...desc) => rows.push(h('dt', {}, term), h('dd', {}, ...desc));
+  const model = prediction.model ?? {};
+  add('Model', h('span', { id: 'result-model' }, `${model.name ?? '—'} ${model.version ?? ''}`.trim()));
+  if (prediction.image) {
+    const im = prediction.image;
+    add('Image', `${String(im.format ?? '').toUpperCase()} ${im.width ?? '?'} × ${im.height ?? '?'} px`.trim());
+  }
+  const t = prediction.timings_ms ?? {};
+  const timings = Object.entries(t).filter(([, v]) => typeof v === 'number');
+  if (timings.length) {
+    add('Timings', h('span', { id: 'result-timings' }, timings.map(([k, v]) => `${k} ${formatMs(v)}`).join(' · ')));
+  }
+  add('Analysed', formatDateTime(prediction.created_at));
+  add('SHA-256', h('code', { title: prediction.sha256 ?? '', id: 'result-sha256' }, abbreviateHash(prediction.sha256)));
+  add('Id', h('code', { id: 'result-id' }, prediction.id ?? '—'));
+  return h('dl', { class: 'facts' }, rows);
+}
+
+/** Builds the panel for one prediction (the API's prediction object). */
+export function renderResult(prediction, { headingLevel = 2 } = {}) {
+  const label = prediction.label === 'PNEUMONIA' ? 'PNEUMONIA' : prediction.label === 'NORMAL' ? 'NORMAL' : String(prediction.label ?? '?');
+  const style = LABELS[label] ?? { sentence: '', icon: '?' };
+  const heading = h(`h${headingLevel}`, { class: 'result__heading', id: 'result-heading' },
+    'Result for ', h('span', { id: 'result-filename', class: 'result__filename' }, prediction.filename || '(unnamed file)'));
+
+  return h('section', { class: 'card result', id: 'result', 'data-testid': 'result', 'aria-labelledby': 'result-heading',
+                        'data-id': prediction.id ?? '' },
+    heading,
+    h('div', { class: 'result__grid' },
+      imageBlock(prediction),
+      h('div', { class: 'result__details' },
+        h('div', { class: `verdict verdict--${label.toLowerCase()}` },
+          h('span', { class: 'verdict__icon', 'aria-hidden': 'true' }, style.icon),
+          h('div', {},
+            h('p', { class: 'verdict__label', id: 'result-label', 'data-testid': 'result-label' }, label),
+            h('p', { class: 'verdict__sentence' }, style.sentence))),
+        probabilityBlock(prediction.probability, prediction.threshold),
+        reviewBlock(prediction),
+        factsBlock(prediction),
+        h('p', { class: 'decision-note', id: 'decision-note' },
+          h('strong', {}, 'Decision support only — not a diagnosis.'),
+          ' A clinician must read the X-ray and decide.'))));
+}
