@@ -55,8 +55,27 @@ Result<cv::Mat> ToGray01(const cv::Mat& decoded) {
   }
 }
 
-Result<cv::Mat> DecodeRaster(std::span<const std::uint8_t> bytes, ImageFormat format,
-                             const DecodeLimits& limits) {
+// Mean absolute difference between colour channels on a sparse grid: 0 for a gray image stored
+// as RGB, large for a photograph. 8-bit BGR(A) only.
+bool LooksColourful(const cv::Mat& bgr) {
+  if (bgr.channels() < 3 || bgr.depth() != CV_8U || bgr.empty()) return false;
+  const int step = std::max(1, std::min(bgr.rows, bgr.cols) / 64);
+  double total = 0;
+  int samples = 0;
+  for (int y = 0; y < bgr.rows; y += step) {
+    const std::uint8_t* row = bgr.ptr<std::uint8_t>(y);
+    for (int x = 0; x < bgr.cols; x += step) {
+      const std::uint8_t* p = row + x * bgr.channels();
+      total += std::abs(p[0] - p[1]) + std::abs(p[1] - p[2]) + std::abs(p[0] - p[2]);
+      ++samples;
+    }
+  }
+  return samples > 0 && total / (3.0 * samples) > 8.0;  // ~3% of full scale, above JPEG chroma noise
+}
+
+// `reduced_flag` is 0 for a full decode, else one of IMREAD_REDUCED_COLOR_{2,4,8}.
+Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat format,
+                                const DecodeLimits& limits, int reduced_flag) {
   // The header check comes first so that an image bomb never reaches an allocation.
   auto size = ReadHeaderSize(bytes, format);
   if (!size) return std::unexpected(size.error());
@@ -76,7 +95,7 @@ Result<cv::Mat> DecodeRaster(std::span<const std::uint8_t> bytes, ImageFormat fo
     // imdecode takes a Mat header over our bytes; it does not write to them.
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
                          const_cast<std::uint8_t*>(bytes.data()));
-    decoded = cv::imdecode(buffer, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    decoded = cv::imdecode(buffer, reduced_flag ? reduced_flag : cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
   } catch (const cv::Exception& e) {
     return Fail(ErrorCode::kCorruptInput,
                 std::string(FormatName(format)) + " could not be decoded: " + e.what());
@@ -85,7 +104,14 @@ Result<cv::Mat> DecodeRaster(std::span<const std::uint8_t> bytes, ImageFormat fo
     return Fail(ErrorCode::kCorruptInput, std::string(FormatName(format)) +
                                               " could not be decoded; it is truncated or damaged");
   }
-  return ToGray01(decoded);
+  return decoded;
+}
+
+Result<cv::Mat> DecodeRaster(std::span<const std::uint8_t> bytes, ImageFormat format,
+                             const DecodeLimits& limits) {
+  auto decoded = DecodeRasterMat(bytes, format, limits, 0);
+  if (!decoded) return std::unexpected(decoded.error());
+  return ToGray01(*decoded);
 }
 
 }  // namespace
@@ -122,6 +148,49 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLim
   if (!format) return std::unexpected(format.error());
   if (*format == ImageFormat::kDicom) return DecodeDicom(bytes, limits);
   return DecodeRaster(bytes, *format, limits);
+}
+
+Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int min_side,
+                                        const DecodeLimits& limits) {
+  if (bytes.size() > limits.max_bytes) {
+    return Fail(ErrorCode::kImageTooLarge, "the file is " + std::to_string(bytes.size()) +
+                                               " bytes; the limit is " +
+                                               std::to_string(limits.max_bytes) + " bytes");
+  }
+  auto format = SniffFormat(bytes);
+  if (!format) return std::unexpected(format.error());
+  DecodedImage out;
+  out.format = *format;
+  if (*format == ImageFormat::kDicom) {
+    auto gray = DecodeDicom(bytes, limits);
+    if (!gray) return std::unexpected(gray.error());
+    out.gray = std::move(*gray);
+    out.width = out.gray.cols;
+    out.height = out.gray.rows;
+    return out;
+  }
+  auto size = ReadHeaderSize(bytes, *format);
+  if (!size) return std::unexpected(size.error());
+  out.width = static_cast<int>(size->width);  // CheckDimensions (on decode) bounds both
+  out.height = static_cast<int>(size->height);
+  int reduced_flag = 0;
+  if (*format == ImageFormat::kJpeg && min_side > 0) {
+    const std::int64_t shorter = std::min(size->width, size->height);
+    for (auto [factor, flag] : {std::pair{8, cv::IMREAD_REDUCED_COLOR_8}, {4, cv::IMREAD_REDUCED_COLOR_4},
+                                {2, cv::IMREAD_REDUCED_COLOR_2}}) {
+      if (shorter / factor >= min_side) {
+        reduced_flag = flag;
+        break;
+      }
+    }
+  }
+  auto decoded = DecodeRasterMat(bytes, *format, limits, reduced_flag);
+  if (!decoded) return std::unexpected(decoded.error());
+  out.colour = LooksColourful(*decoded);
+  auto gray = ToGray01(*decoded);
+  if (!gray) return std::unexpected(gray.error());
+  out.gray = std::move(*gray);
+  return out;
 }
 
 Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path, const DecodeLimits& limits) {

@@ -38,6 +38,21 @@ Result<ImageFormat> SniffFormat(std::span<const std::uint8_t> bytes);
 // (alpha ignored). DICOM goes through DecodeDicom (dicom.h).
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
 
+// What a server learns from an upload besides the pixels.
+struct DecodedImage {
+  cv::Mat gray;          // CV_32FC1 [0, 1]; may be smaller than the stored image (see below)
+  ImageFormat format = ImageFormat::kJpeg;
+  int width = 0;         // of the stored image, before any reduction
+  int height = 0;
+  bool colour = false;   // colour channels that really differ: a photograph, not a radiograph
+};
+
+// DecodeImage for serving. A JPEG larger than needed is decoded at 1/2, 1/4 or 1/8 scale by
+// libjpeg's DCT scaling (an 8x8 block average, as area resizing would do, at a fraction of the
+// cost) while both sides stay >= min_side; 0 never reduces. Other formats decode in full.
+Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int min_side,
+                                        const DecodeLimits& limits = {});
+
 // Reads the file (kNotFound / kIoError) then DecodeImage.
 Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path,
                                 const DecodeLimits& limits = {});

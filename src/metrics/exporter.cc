@@ -7,6 +7,8 @@
 #include <chrono>
 #include <thread>
 
+#include "core/socket_options.h"
+
 namespace pneumo::metrics {
 
 struct Exporter::State {
@@ -20,15 +22,6 @@ namespace {
 
 constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
-// httplib's default sets SO_REUSEPORT, which lets a second server bind a port that is already
-// listening (the kernel then splits connections between them): "port in use" would go unnoticed
-// and scrapes would hit the wrong process half the time. SO_REUSEADDR alone still allows a quick
-// restart over connections in TIME_WAIT but refuses a port someone listens on.
-void ReuseAddressOnly(socket_t sock) {
-  int yes = 1;
-  setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Exporter>> Exporter::Start(const Registry& registry, const std::string& host,
@@ -39,7 +32,7 @@ Result<std::unique_ptr<Exporter>> Exporter::Start(const Registry& registry, cons
   }
   auto state = std::make_unique<State>();
   httplib::Server& server = state->server;
-  server.set_socket_options(ReuseAddressOnly);
+  server.set_socket_options(pneumo::ReuseAddressOnly);
   // Prometheus scrapes every few seconds from one client: two workers are plenty, and a short
   // keep-alive keeps the destructor from waiting on an idle connection for long.
   server.new_task_queue = [] { return new httplib::ThreadPool(2); };

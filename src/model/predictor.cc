@@ -15,7 +15,35 @@ namespace pneumo::model {
 struct Predictor::Impl {
   ModelCard card;
   std::shared_ptr<Network> net;
+  int threads = 1;
+
+  // OpenMP keeps the thread count per calling thread, and the thread that loaded the model is
+  // rarely the one that runs it (the server's batcher owns a worker thread).
+  void UseThreads() const {
+    if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
+  }
+
+  Result<torch::Tensor> Batch(std::span<const cv::Mat> prepared) const {
+    const int side = card.input_size;
+    auto batch = torch::empty({static_cast<long>(prepared.size()), 1, side, side});
+    float* dst = batch.data_ptr<float>();
+    for (const cv::Mat& x : prepared) {
+      if (x.rows != side || x.cols != side || x.type() != CV_32FC1)
+        return Fail(ErrorCode::kInvalidArgument, "image not prepared for this model");
+      cv::Mat contiguous = x.isContinuous() ? x : x.clone();
+      std::memcpy(dst, contiguous.ptr<float>(), sizeof(float) * side * side);
+      dst += side * side;
+    }
+    return batch;
+  }
 };
+
+namespace {
+Error InferenceError(const std::exception& e) {
+  std::string what = e.what();
+  return Error{ErrorCode::kModelError, "inference failed: " + what.substr(0, what.find('\n'))};
+}
+}  // namespace
 
 Predictor::Predictor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Predictor::~Predictor() = default;
@@ -40,9 +68,10 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
     return Fail(ErrorCode::kModelError, weights.string() + " does not match the SHA-256 in its model card");
   if (auto loaded = LoadWeights(**net, *bytes, weights.string()); !loaded) return std::unexpected(loaded.error());
   (*net)->eval();
-  // LibTorch here starts with one thread (OpenMP sees one by default): use every core unless told.
-  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   auto impl = std::make_unique<Impl>();
+  // LibTorch here starts with one thread (OpenMP sees one by default): use every core unless told.
+  impl->threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl->UseThreads();
   impl->card = std::move(*card);
   impl->net = std::move(*net);
   return std::unique_ptr<Predictor>(new Predictor(std::move(impl)));
@@ -57,23 +86,39 @@ cv::Mat Predictor::Prepare(const cv::Mat& gray01) const {
 
 Result<std::vector<float>> Predictor::Logits(std::span<const cv::Mat> prepared) {
   if (prepared.empty()) return std::vector<float>{};
-  const int side = impl_->card.input_size;
   try {
+    impl_->UseThreads();
     torch::NoGradGuard no_grad;
-    auto batch = torch::empty({static_cast<long>(prepared.size()), 1, side, side});
-    float* dst = batch.data_ptr<float>();
-    for (const cv::Mat& x : prepared) {
-      if (x.rows != side || x.cols != side || x.type() != CV_32FC1)
-        return Fail(ErrorCode::kInvalidArgument, "image not prepared for this model");
-      cv::Mat contiguous = x.isContinuous() ? x : x.clone();
-      std::memcpy(dst, contiguous.ptr<float>(), sizeof(float) * side * side);
-      dst += side * side;
-    }
-    auto logits = impl_->net->forward(batch).contiguous();
+    auto batch = impl_->Batch(prepared);
+    if (!batch) return std::unexpected(batch.error());
+    auto logits = impl_->net->forward(*batch).contiguous();
     return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    return Fail(ErrorCode::kModelError, "inference failed: " + what.substr(0, what.find('\n')));
+    return std::unexpected(InferenceError(e));
+  }
+}
+
+Result<Predictor::Explanation> Predictor::GradCam(const cv::Mat& prepared) {
+  try {
+    impl_->UseThreads();
+    auto batch = impl_->Batch({&prepared, 1});
+    if (!batch) return std::unexpected(batch.error());
+    // Gradients with respect to the feature maps only: the weights' gradients are never needed.
+    torch::AutoGradMode grad_on(true);
+    auto [features, logits] = impl_->net->ForwardWithFeatures(*batch);
+    auto gradients = torch::autograd::grad({logits.sum()}, {features})[0];
+    // Grad-CAM (Selvaraju et al. 2017): channel weights are the spatially averaged gradients.
+    auto weights = gradients.mean({2, 3}, /*keepdim=*/true);
+    auto cam = torch::relu((weights * features).sum(1)).squeeze(0).detach();  // [h, w]
+    const float peak = cam.max().item<float>();
+    if (peak > 0) cam = cam / peak;
+    cam = cam.contiguous();
+    cv::Mat map(static_cast<int>(cam.size(0)), static_cast<int>(cam.size(1)), CV_32FC1);
+    std::memcpy(map.ptr<float>(), cam.data_ptr<float>(), sizeof(float) * cam.numel());
+    return Explanation{map, CalibratedProbability(logits.item<float>(), impl_->card.temperature,
+                                                  impl_->card.bias)};
+  } catch (const std::exception& e) {
+    return std::unexpected(InferenceError(e));
   }
 }
 

@@ -23,6 +23,7 @@ class Predictor {
  public:
   // Reads card.json and weights.pt from `path` (a model directory or its card.json); checks the
   // weights' SHA-256 against the card. `threads` sets LibTorch's intra-op threads (0: all cores).
+  // The thread count is applied on whichever thread runs the model (OpenMP settings are per thread).
   static Result<std::unique_ptr<Predictor>> Load(const std::filesystem::path& path, int threads = 0);
   ~Predictor();
 
@@ -36,6 +37,16 @@ class Predictor {
   Result<std::vector<float>> Logits(std::span<const cv::Mat> prepared);
   // Calibrated probabilities: sigmoid(logit / temperature + bias) with the card's values.
   Result<std::vector<float>> Probabilities(std::span<const cv::Mat> prepared);
+
+  // Grad-CAM for one prepared image: where the evidence for pneumonia lies. `map` is CV_32FC1 at
+  // the last convolution's resolution (input_size / 32 for pneumonet), scaled to [0, 1]; all
+  // zeros when nothing in the image raises the pneumonia logit. One forward and one backward
+  // pass, about twice the cost of a batch-1 prediction.
+  struct Explanation {
+    cv::Mat map;
+    float probability = 0;
+  };
+  Result<Explanation> GradCam(const cv::Mat& prepared);
 
  private:
   struct Impl;

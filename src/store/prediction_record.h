@@ -23,6 +23,9 @@ struct PredictionRecord {
   std::string created_at;     // ISO-8601 UTC with milliseconds, e.g. "2026-11-26T13:56:51.123Z"
   std::int64_t created_at_ms = 0;  // Unix milliseconds; the ordering key (newest first)
   double decode_ms = 0, queue_ms = 0, inference_ms = 0;  // stage timings in milliseconds
+  // Everything else worth keeping (review reasons, source image format and size), as a JSON
+  // object's text, so new details need no schema change. Stores keep it verbatim.
+  std::string details_json = "{}";
   std::vector<std::uint8_t> preview_png;  // small PNG preview shown with the result
 };
 

@@ -17,7 +17,7 @@ constexpr char kIndexKey[] = "pneumo:predictions";
 constexpr const char* kListFields[] = {
     "id",         "filename",      "label",     "probability", "threshold",
     "review",     "model_name",    "model_version", "sha256",  "created_at",
-    "created_at_ms", "decode_ms",  "queue_ms",  "inference_ms"};
+    "created_at_ms", "decode_ms",  "queue_ms",  "inference_ms", "details_json"};
 constexpr char kPreviewField[] = "preview_png";
 
 std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) + std::string(id); }
@@ -69,6 +69,7 @@ Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fie
   r.sha256 = fields["sha256"];
   r.created_at = fields["created_at"];
   r.review = fields["review"] == "1";
+  r.details_json = fields["details_json"];
   const auto& preview = fields[kPreviewField];
   r.preview_png.assign(preview.begin(), preview.end());
   const bool numbers_ok = ParseNumber(fields["probability"], r.probability) &&
@@ -252,6 +253,7 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
                  "decode_ms",   Number(r.decode_ms),
                  "queue_ms",    Number(r.queue_ms),
                  "inference_ms", Number(r.inference_ms),
+                 "details_json", r.details_json,
                  kPreviewField, std::string(r.preview_png.begin(), r.preview_png.end())};
     if (auto queued = Command(hset, "queueing HSET"); !queued) return std::unexpected(queued.error());
     if (auto queued = Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id},

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS predictions (
   decode_ms REAL NOT NULL,
   queue_ms REAL NOT NULL,
   inference_ms REAL NOT NULL,
+  details_json TEXT NOT NULL DEFAULT '{}',
   preview_png BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_newest_first ON predictions(created_at_ms DESC, id DESC);
@@ -31,7 +32,7 @@ CREATE INDEX IF NOT EXISTS predictions_newest_first ON predictions(created_at_ms
 
 constexpr char kColumns[] =
     "id, filename, label, probability, threshold, review, model_name, model_version, sha256, "
-    "created_at, created_at_ms, decode_ms, queue_ms, inference_ms";
+    "created_at, created_at_ms, decode_ms, queue_ms, inference_ms, details_json";
 
 std::string Text(sqlite3_stmt* stmt, int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
@@ -61,6 +62,7 @@ PredictionRecord ReadRecord(sqlite3_stmt* stmt) {
   r.decode_ms = sqlite3_column_double(stmt, 11);
   r.queue_ms = sqlite3_column_double(stmt, 12);
   r.inference_ms = sqlite3_column_double(stmt, 13);
+  r.details_json = Text(stmt, 14);
   return r;
 }
 
@@ -158,7 +160,7 @@ Result<void> SqliteStore::Prepare() {
   const std::string columns = kColumns;
   const std::pair<Statement*, std::string> statements[] = {
       {&insert_, "INSERT INTO predictions (" + columns +
-                     ", preview_png) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+                     ", preview_png) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&get_, "SELECT " + columns + ", preview_png FROM predictions WHERE id = ?"},
       {&preview_, "SELECT preview_png FROM predictions WHERE id = ?"},
       {&count_, "SELECT COUNT(*) FROM predictions"},
@@ -196,6 +198,7 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
       ok(sqlite3_bind_double(stmt, ++i, r.decode_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
+      ok(BindText(stmt, ++i, r.details_json)) &&
       ok(sqlite3_bind_blob64(stmt, ++i, r.preview_png.empty() ? "" : (const void*)r.preview_png.data(),
                              r.preview_png.size(), SQLITE_TRANSIENT));
   if (!bound) return std::unexpected(SqlError(rc, "binding the prediction"));
@@ -227,7 +230,7 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   ResetOnExit reset(stmt);
   if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row) return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
-  record.preview_png = Blob(stmt, 14);
+  record.preview_png = Blob(stmt, 15);
   return record;
 }
 

@@ -45,6 +45,7 @@ inline PredictionRecord MakeRecord(std::string id, std::int64_t created_at_ms) {
   r.decode_ms = 3.25;
   r.queue_ms = 0;
   r.inference_ms = 41.0625;
+  r.details_json = R"({"review_reasons":["probability 0.61 is near the threshold"],"image":{"width":2}})";
   r.preview_png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0xff, 0x00, '%', 's', 'b'};
   return r;
 }
@@ -65,6 +66,7 @@ inline void ExpectSameRecord(const PredictionRecord& a, const PredictionRecord& 
   EXPECT_EQ(a.decode_ms, b.decode_ms);
   EXPECT_EQ(a.queue_ms, b.queue_ms);
   EXPECT_EQ(a.inference_ms, b.inference_ms);
+  EXPECT_EQ(a.details_json, b.details_json);
   if (with_preview) {
     EXPECT_EQ(a.preview_png, b.preview_png);
   } else {

@@ -1,0 +1,145 @@
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "apps/pneumo/commands.h"
+#include "core/logging.h"
+#include "serving/http_server.h"
+#include "serving/prediction_service.h"
+
+namespace pneumo::app {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:8080";
+  std::string store;  // default: sqlite in data_dir
+  fs::path data_dir = "pneumo-data";
+  fs::path model = DefaultModelPath();
+  fs::path web_root;
+  int max_batch = 16;
+  double max_wait_ms = 2;
+  int max_queue = 256;
+  int request_timeout_ms = 30000;
+  double max_upload_mb = 25;
+  int threads = 0;
+  int http_threads = 64;
+  double review_band = 0.15;
+};
+
+Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Fail(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT, e.g. 127.0.0.1:8080, not '" + listen + "'");
+  }
+  try {
+    std::size_t used = 0;
+    const int port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+    return std::pair{listen.substr(0, colon), port};
+  } catch (const std::exception&) {
+    return Fail(ErrorCode::kInvalidArgument, "--listen port must be 0..65535 in '" + listen + "'");
+  }
+}
+
+int Serve(const ServeArgs& args) {
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "pneumo serve: %s\n", message.c_str());
+    return 2;
+  };
+  auto address = ParseListen(args.listen);
+  if (!address) return fail(address.error().message);
+  if (args.max_batch < 1 || args.max_queue < 1 || args.max_wait_ms < 0 || args.request_timeout_ms < 1 ||
+      args.max_upload_mb <= 0 || args.review_band < 0 || args.review_band > 0.5) {
+    return fail("--max-batch, --max-queue and --request-timeout-ms must be >= 1, --max-wait-ms >= 0, "
+                "--max-upload-mb > 0 and --review-band in [0, 0.5]");
+  }
+  std::string store_url = args.store;
+  if (store_url.empty()) {
+    std::error_code ec;
+    fs::create_directories(args.data_dir, ec);
+    if (ec) return fail("cannot create data directory " + args.data_dir.string() + ": " + ec.message());
+    store_url = "sqlite:" + (args.data_dir / "results.db").string();
+  }
+  auto predictor = model::Predictor::Load(args.model, args.threads);
+  if (!predictor) return fail(predictor.error().ToString());
+  auto explainer = model::Predictor::Load(args.model, 1);
+  if (!explainer) return fail(explainer.error().ToString());
+  auto store = store::OpenStore(store_url);
+  if (!store) return fail(store.error().ToString());
+  const std::string store_name = (*store)->Describe();
+
+  serving::ServiceOptions options;
+  options.batching.max_batch_size = args.max_batch;
+  options.batching.max_wait = std::chrono::microseconds(static_cast<long>(args.max_wait_ms * 1000));
+  options.batching.max_queue = static_cast<std::size_t>(args.max_queue);
+  options.request_timeout = std::chrono::milliseconds(args.request_timeout_ms);
+  options.review.band = args.review_band;
+  metrics::Registry registry;
+  auto service = serving::PredictionService::Create(std::move(*predictor), std::move(*explainer),
+                                                    std::move(*store), options, registry);
+  if (!service) return fail(service.error().ToString());
+
+  // Block the stop signals in every thread from here on, and wait for them in this one.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = serving::HttpServer::Start(
+      **service, registry,
+      {.host = address->first,
+       .port = address->second,
+       .max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024),
+       .threads = args.http_threads,
+       .web_root = args.web_root});
+  if (!server) return fail(server.error().ToString());
+  const auto& card = (*service)->card();
+  std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(), (*server)->port(),
+              card.name.c_str(), card.version.c_str(), store_name.c_str());
+  std::fflush(stdout);
+  spdlog::info("event=serve_start host={} port={} max_batch={} max_wait_ms={} max_queue={} store={}", address->first,
+            (*server)->port(), args.max_batch, args.max_wait_ms, args.max_queue, store_name);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("event=serve_stop signal={}", signal_number);
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  if (const char* env = std::getenv("PNEUMO_DATA_DIR"); env && *env) args->data_dir = env;
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the HTTP API and web UI");
+  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
+  cmd->add_option("--store", args->store,
+                  "Result store: sqlite:PATH or redis://[:password@]host[:port][/db] (default: sqlite in --data-dir)");
+  cmd->add_option("--data-dir", args->data_dir, "Where the default SQLite store lives (default: $PNEUMO_DATA_DIR or ./pneumo-data)")
+      ->capture_default_str();
+  cmd->add_option("--model", args->model, "Model directory (default: $PNEUMO_MODEL or the shipped model)")
+      ->capture_default_str();
+  cmd->add_option("--max-batch", args->max_batch, "Most images per forward pass")->capture_default_str();
+  cmd->add_option("--max-wait-ms", args->max_wait_ms, "Longest a request waits for others to batch with")
+      ->capture_default_str();
+  cmd->add_option("--max-queue", args->max_queue, "Requests waiting beyond which uploads get 503 busy")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout-ms", args->request_timeout_ms, "Per-request limit; then 503 timeout")
+      ->capture_default_str();
+  cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload accepted; larger gets 413")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Threads for the model (0: all cores)")->capture_default_str();
+  cmd->add_option("--http-threads", args->http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--review-band", args->review_band,
+                  "Flag for review when the probability is this close to the threshold")
+      ->capture_default_str();
+  cmd->add_option("--web-root", args->web_root, "Serve the web UI from this folder instead of the built-in copy");
+  cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
+}
+
+}  // namespace pneumo::app

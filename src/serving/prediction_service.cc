@@ -1,0 +1,237 @@
+#include "serving/prediction_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <future>
+
+#include "core/sha256.h"
+#include "model/predictor.h"
+#include "serving/prediction_id.h"
+#include "serving/preview.h"
+
+namespace pneumo::serving {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Milliseconds(std::chrono::microseconds d) { return d.count() / 1000.0; }
+
+// Latency buckets in seconds, from a fast forward pass (~2 ms) to a request stuck for a while.
+const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,    1,     2.5,  5,    10,   30};
+
+PredictError Failure(PredictError::Kind kind, Error error) { return PredictError{kind, std::move(error)}; }
+
+}  // namespace
+
+struct PredictionService::Metrics {
+  explicit Metrics(metrics::Registry& r, const model::ModelCard& card)
+      : registry(r),
+        decode(r.AddHistogram("pneumo_decode_duration_seconds",
+                              "Time to decode an upload and prepare the model input", kLatencyBuckets)),
+        queue_wait(r.AddHistogram("pneumo_queue_wait_duration_seconds",
+                                  "Time a request waited for its batch to start", kLatencyBuckets)),
+        inference(r.AddHistogram("pneumo_inference_duration_seconds", "Time of one batched forward pass",
+                                 kLatencyBuckets)),
+        batch_size(r.AddHistogram("pneumo_batch_size", "Images per forward pass",
+                                  {1, 2, 4, 8, 16, 32, 64, 128})),
+        heatmap(r.AddHistogram("pneumo_heatmap_duration_seconds",
+                               "Time to compute and render a Grad-CAM heatmap (cache misses)", kLatencyBuckets)),
+        review(r.AddCounter("pneumo_predictions_review_total", "Predictions flagged for human review")),
+        rejected(r.AddCounter("pneumo_inputs_rejected_total", "Uploads refused as unreadable or unsafe")) {
+    r.AddGauge("pneumo_model_info", "The model being served (value is always 1)",
+               {{"name", card.name}, {"version", card.version}, {"architecture", card.architecture}})
+        .Set(1);
+    for (const char* label : {"PNEUMONIA", "NORMAL"}) Predictions(label);  // present from the start
+  }
+  metrics::Counter& Predictions(const std::string& label) {
+    return registry.AddCounter("pneumo_predictions_total", "Predictions stored, by label", {{"label", label}});
+  }
+  metrics::Registry& registry;
+  metrics::Histogram& decode;
+  metrics::Histogram& queue_wait;
+  metrics::Histogram& inference;
+  metrics::Histogram& batch_size;
+  metrics::Histogram& heatmap;
+  metrics::Counter& review;
+  metrics::Counter& rejected;
+};
+
+std::string CleanFilename(std::string_view name, image::ImageFormat format) {
+  if (const auto slash = name.find_last_of("/\\"); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  std::string clean;
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) clean += c;
+  }
+  if (clean.size() > 255) {
+    clean.resize(255);
+    // Never cut a UTF-8 sequence in half: drop continuation bytes and their lead byte.
+    while (!clean.empty() && (static_cast<unsigned char>(clean.back()) & 0xC0) == 0x80) clean.pop_back();
+    if (!clean.empty() && static_cast<unsigned char>(clean.back()) >= 0xC0) clean.pop_back();
+  }
+  if (clean.empty() || clean == "." || clean == "..") clean = "upload." + std::string(image::FormatName(format));
+  return clean;
+}
+
+Result<std::unique_ptr<PredictionService>> PredictionService::Create(
+    std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer,
+    std::unique_ptr<store::ResultStore> store, ServiceOptions options, metrics::Registry& registry) {
+  if (!predictor || !explainer || !store) return Fail(ErrorCode::kInvalidArgument, "service needs a model and a store");
+  if (options.preview_max_side < 16) return Fail(ErrorCode::kInvalidArgument, "preview side must be at least 16 px");
+  if (options.request_timeout.count() <= 0) return Fail(ErrorCode::kInvalidArgument, "request timeout must be positive");
+  return std::unique_ptr<PredictionService>(new PredictionService(
+      std::move(predictor), std::move(explainer), std::move(store), std::move(options), registry));
+}
+
+PredictionService::PredictionService(std::unique_ptr<model::Predictor> predictor,
+                                     std::unique_ptr<model::Predictor> explainer,
+                                     std::unique_ptr<store::ResultStore> store, ServiceOptions options,
+                                     metrics::Registry& registry)
+    : options_(std::move(options)),
+      predictor_(std::move(predictor)),
+      store_(std::move(store)),
+      metrics_(std::make_unique<Metrics>(registry, predictor_->card())),
+      explainer_(std::move(explainer)) {
+  batcher_ = std::make_unique<infer::Batcher>(
+      [this](std::span<const cv::Mat> prepared) { return RunBatch(prepared); }, options_.batching);
+}
+
+PredictionService::~PredictionService() = default;
+
+const model::ModelCard& PredictionService::card() const { return predictor_->card(); }
+
+std::size_t PredictionService::queue_depth() const { return batcher_->queue_depth(); }
+
+Result<std::vector<float>> PredictionService::RunBatch(std::span<const cv::Mat> prepared) {
+  metrics_->batch_size.Observe(static_cast<double>(prepared.size()));
+  const auto start = Clock::now();
+  auto logits = predictor_->Logits(prepared);
+  metrics_->inference.Observe(Seconds(Clock::now() - start));
+  return logits;
+}
+
+PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<const std::uint8_t> bytes,
+                                                                  std::string_view filename) {
+  const auto arrived = Clock::now();
+  const auto deadline = arrived + options_.request_timeout;
+  const model::ModelCard& card = predictor_->card();
+
+  // Decode no larger than the preview or the model needs (JPEG DCT scaling), then prepare.
+  auto decoded = image::DecodeForInference(bytes, std::max(card.input_size, options_.preview_max_side),
+                                           options_.decode_limits);
+  if (!decoded) {
+    metrics_->rejected.Increment();
+    return std::unexpected(Failure(PredictError::Kind::kBadInput, decoded.error()));
+  }
+  cv::Mat prepared = predictor_->Prepare(decoded->gray);  // Prepare is const and thread-safe
+  const auto decode_time = Clock::now() - arrived;
+  metrics_->decode.Observe(Seconds(decode_time));
+
+  auto submitted = batcher_->Submit(prepared, deadline);
+  if (!submitted) {
+    return std::unexpected(Failure(PredictError::Kind::kBusy,
+                                   Error{ErrorCode::kUnavailable, "the inference queue is full (" +
+                                                                      std::to_string(options_.batching.max_queue) +
+                                                                      " waiting); try again in a moment"}));
+  }
+  // While the model works: the preview, the hash and the input checks.
+  store::PredictionRecord record;
+  record.created_at_ms = NowUnixMs();
+  record.id = NewPredictionId(record.created_at_ms);
+  record.created_at = IsoUtc(record.created_at_ms);
+  record.filename = CleanFilename(filename, decoded->format);
+  record.sha256 = Sha256Hex(bytes);
+  record.model_name = card.name;
+  record.model_version = card.version;
+  record.threshold = card.threshold;
+  auto preview_png = EncodePng(MakePreview(decoded->gray, options_.preview_max_side));
+  if (preview_png) record.preview_png = std::move(*preview_png);
+  std::vector<std::string> reasons = InputReviewReasons(*decoded, options_.review);
+
+  auto& future = *submitted;
+  if (future.wait_until(deadline) != std::future_status::ready) {
+    return std::unexpected(Failure(PredictError::Kind::kTimeout,
+                                   Error{ErrorCode::kUnavailable, "no answer from the model within " +
+                                                                      std::to_string(options_.request_timeout.count()) +
+                                                                      " ms; try again in a moment"}));
+  }
+  auto output = future.get();
+  if (!output) {
+    const bool expired = output.error().code == ErrorCode::kUnavailable;
+    return std::unexpected(Failure(expired ? PredictError::Kind::kTimeout : PredictError::Kind::kInternal,
+                                   output.error()));
+  }
+  metrics_->queue_wait.Observe(output->queue_time.count() / 1e6);
+
+  record.probability = model::CalibratedProbability(output->value, card.temperature, card.bias);
+  record.label = record.probability >= card.threshold ? "PNEUMONIA" : "NORMAL";
+  auto uncertain = UncertaintyReviewReasons(record.probability, card.threshold, options_.review);
+  reasons.insert(reasons.begin(), uncertain.begin(), uncertain.end());
+  record.review = !reasons.empty();
+  record.decode_ms = std::chrono::duration<double, std::milli>(decode_time).count();
+  record.queue_ms = Milliseconds(output->queue_time);
+  record.inference_ms = Milliseconds(output->compute_time);
+  record.details_json = nlohmann::json{{"review_reasons", reasons},
+                                       {"image",
+                                        {{"format", image::FormatName(decoded->format)},
+                                         {"width", decoded->width},
+                                         {"height", decoded->height}}},
+                                       {"batch_size", output->batch_size}}
+                            .dump();
+
+  if (auto put = store_->Put(record); !put) {
+    return std::unexpected(Failure(PredictError::Kind::kStoreUnavailable,
+                                   Error{ErrorCode::kUnavailable, "the result store is unavailable, so nothing was "
+                                                                  "stored: " + put.error().message}));
+  }
+  metrics_->Predictions(record.label).Increment();
+  if (record.review) metrics_->review.Increment();
+  return record;
+}
+
+Result<std::vector<std::uint8_t>> PredictionService::Heatmap(std::string_view id) {
+  const std::string key(id);
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = heatmap_index_.find(key); it != heatmap_index_.end()) {
+      heatmap_lru_.splice(heatmap_lru_.begin(), heatmap_lru_, it->second);
+      return it->second->second;
+    }
+  }
+  auto png = RenderHeatmap(id);
+  if (!png) return png;
+  std::lock_guard lock(cache_mu_);
+  if (options_.heatmap_cache_entries > 0 && !heatmap_index_.contains(key)) {
+    heatmap_lru_.emplace_front(key, *png);
+    heatmap_index_[key] = heatmap_lru_.begin();
+    if (heatmap_lru_.size() > options_.heatmap_cache_entries) {
+      heatmap_index_.erase(heatmap_lru_.back().first);
+      heatmap_lru_.pop_back();
+    }
+  }
+  return png;
+}
+
+Result<std::vector<std::uint8_t>> PredictionService::RenderHeatmap(std::string_view id) {
+  auto stored = store_->GetPreview(id);
+  if (!stored) return std::unexpected(stored.error());
+  auto preview = DecodeGrayPng(*stored);
+  if (!preview) return std::unexpected(preview.error());
+  const auto start = Clock::now();
+  cv::Mat gray01;
+  preview->convertTo(gray01, CV_32F, 1.0 / 255.0);
+  cv::Mat prepared = explainer_->Prepare(gray01);
+  Result<model::Predictor::Explanation> explanation;
+  {
+    std::lock_guard lock(explainer_mu_);
+    explanation = explainer_->GradCam(prepared);
+  }
+  if (!explanation) return std::unexpected(explanation.error());
+  auto png = EncodePng(OverlayHeatmap(*preview, explanation->map));
+  metrics_->heatmap.Observe(Seconds(Clock::now() - start));
+  return png;
+}
+
+}  // namespace pneumo::serving

@@ -1,0 +1,112 @@
+// What happens to one upload, independent of HTTP: decode, batch into the model, judge whether a
+// human should look again, keep it in the store; and heatmaps for stored predictions.
+//
+//   auto service = PredictionService::Create(std::move(predictor), std::move(explainer),
+//                                            std::move(store), options, registry);
+//   PredictResult<store::PredictionRecord> r = (*service)->Predict(bytes, "chest.jpeg");
+//   if (!r && r.error().kind == PredictError::Kind::kBusy) ...   // -> 503 + Retry-After
+//
+// Thread-safe: Predict and Heatmap are called by many HTTP threads at once. Decoding, preview and
+// hashing run on the calling thread (so uploads decode in parallel); only the forward pass is
+// funnelled through the Batcher's single worker. Heatmaps run on a second copy of the model with
+// one thread, one at a time, so they cannot starve the prediction path of both cores.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+#include "image/decode.h"
+#include "infer/batcher.h"
+#include "metrics/registry.h"
+#include "model/predictor.h"
+#include "serving/review.h"
+#include "store/result_store.h"
+
+namespace pneumo::serving {
+
+struct ServiceOptions {
+  infer::BatcherOptions batching;
+  std::chrono::milliseconds request_timeout{30000};  // from arrival to the model's answer
+  ReviewPolicy review;
+  int preview_max_side = 384;
+  image::DecodeLimits decode_limits;
+  std::size_t heatmap_cache_entries = 64;  // rendered PNGs kept in memory (~100 KB each)
+};
+
+struct PredictError {
+  enum class Kind {
+    kBadInput,          // error.code says what: empty, unsupported format, corrupt, too large
+    kBusy,              // the batch queue is full
+    kTimeout,           // not computed within request_timeout
+    kStoreUnavailable,  // computed but not stored: the caller must not report success
+    kInternal,          // the model failed
+  };
+  Kind kind;
+  Error error;
+};
+
+template <typename T>
+using PredictResult = std::expected<T, PredictError>;
+
+class PredictionService {
+ public:
+  // `explainer` is a second Predictor of the same model for heatmaps (load it with 1 thread).
+  static Result<std::unique_ptr<PredictionService>> Create(std::unique_ptr<model::Predictor> predictor,
+                                                           std::unique_ptr<model::Predictor> explainer,
+                                                           std::unique_ptr<store::ResultStore> store,
+                                                           ServiceOptions options,
+                                                           metrics::Registry& registry);
+  ~PredictionService();
+  PredictionService(const PredictionService&) = delete;
+  PredictionService& operator=(const PredictionService&) = delete;
+
+  // Predicts and stores. On success the record is durable in the store.
+  PredictResult<store::PredictionRecord> Predict(std::span<const std::uint8_t> bytes,
+                                                 std::string_view filename);
+
+  // Grad-CAM overlay PNG for a stored prediction. kNotFound, kUnavailable (store), kModelError.
+  Result<std::vector<std::uint8_t>> Heatmap(std::string_view id);
+
+  store::ResultStore& store() { return *store_; }
+  const model::ModelCard& card() const;
+  const ServiceOptions& options() const { return options_; }
+  std::size_t queue_depth() const;
+
+ private:
+  struct Metrics;
+  PredictionService(std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer,
+                    std::unique_ptr<store::ResultStore> store, ServiceOptions options,
+                    metrics::Registry& registry);
+  Result<std::vector<float>> RunBatch(std::span<const cv::Mat> prepared);
+  Result<std::vector<std::uint8_t>> RenderHeatmap(std::string_view id);
+
+  const ServiceOptions options_;
+  std::unique_ptr<model::Predictor> predictor_;  // used only by the batcher's worker
+  std::unique_ptr<store::ResultStore> store_;
+  std::unique_ptr<Metrics> metrics_;
+
+  std::mutex explainer_mu_;
+  std::unique_ptr<model::Predictor> explainer_;  // GUARDED_BY(explainer_mu_)
+
+  std::mutex cache_mu_;
+  std::list<std::pair<std::string, std::vector<std::uint8_t>>> heatmap_lru_;  // GUARDED_BY(cache_mu_)
+  std::unordered_map<std::string, decltype(heatmap_lru_)::iterator> heatmap_index_;  // GUARDED_BY(cache_mu_)
+
+  std::unique_ptr<infer::Batcher> batcher_;  // last: its worker calls RunBatch, so it stops first
+};
+
+// The name to keep for an upload: the last path component, control characters removed, at most
+// 255 bytes; "upload.<format>" when nothing is left.
+std::string CleanFilename(std::string_view name, image::ImageFormat format);
+
+}  // namespace pneumo::serving
