@@ -3,6 +3,10 @@
 #include <cstdio>
 
 #include "apps/pneumo/commands.h"
+#include "core/parallel_for.h"
+#include "image/decode.h"
+#include "serving/api_json.h"
+#include "serving/prediction_service.h"
 #include "data/image_folder.h"
 #include "infer/file_inference.h"
 #include "model/predictor.h"
@@ -10,12 +14,84 @@
 namespace pneumo::app {
 namespace fs = std::filesystem;
 
+namespace {
+
+// --store: every file goes through the server's own path (decode, batch, review, preview, store),
+// so a history filled from a folder is indistinguishable from one filled by uploads.
+int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_path, const std::string& store_url,
+                     bool json) {
+  auto predictor = model::Predictor::Load(model_path);
+  if (!predictor) {
+    std::fprintf(stderr, "pneumo predict: %s\n", predictor.error().ToString().c_str());
+    return 2;
+  }
+  auto explainer = model::Predictor::Load(model_path, 1);  // the service's heatmap copy; unused here
+  if (!explainer) {
+    std::fprintf(stderr, "pneumo predict: %s\n", explainer.error().ToString().c_str());
+    return 2;
+  }
+  auto store = store::OpenStore(store_url);
+  if (!store) {
+    std::fprintf(stderr, "pneumo predict: %s\n", store.error().ToString().c_str());
+    return 2;
+  }
+  metrics::Registry registry;
+  auto service = serving::PredictionService::Create(std::move(*predictor), std::move(*explainer), std::move(*store),
+                                                    {}, registry);
+  if (!service) {
+    std::fprintf(stderr, "pneumo predict: %s\n", service.error().ToString().c_str());
+    return 2;
+  }
+  std::vector<nlohmann::json> results(files.size());
+  // Several files in flight at once, so the service's batcher has company to batch.
+  ParallelFor(0, files.size(), 8, [&](std::size_t i) {
+    auto bytes = image::ReadFileBytes(files[i], image::DecodeLimits{}.max_bytes);
+    if (!bytes) {
+      results[i] = {{"file", files[i].string()},
+                    {"error", {{"code", ErrorCodeName(bytes.error().code)}, {"message", bytes.error().message}}}};
+      return;
+    }
+    auto record = (*service)->Predict(*bytes, files[i].filename().string());
+    if (!record) {
+      const Error& e = record.error().error;
+      results[i] = {{"file", files[i].string()}, {"error", {{"code", ErrorCodeName(e.code)}, {"message", e.message}}}};
+      return;
+    }
+    results[i] = serving::PredictionJson(*record);
+    results[i]["file"] = files[i].string();
+  });
+  std::size_t failed = 0;
+  if (!json) std::printf("%-10s %11s %9s  %-26s  %s\n", "LABEL", "PROBABILITY", "THRESHOLD", "ID", "FILE");
+  for (const auto& r : results) {
+    failed += r.contains("error");
+    if (json) continue;
+    if (r.contains("error")) {
+      std::printf("%-10s %11s %9s  %-26s  %s  (%s)\n", "ERROR", "-", "-", "-", r["file"].get<std::string>().c_str(),
+                  r["error"]["message"].get<std::string>().c_str());
+    } else {
+      std::printf("%-10s %11.4f %9.4f  %-26s  %s\n", r["label"].get<std::string>().c_str(), r["probability"].get<double>(),
+                  r["threshold"].get<double>(), r["id"].get<std::string>().c_str(), r["file"].get<std::string>().c_str());
+    }
+  }
+  if (json) std::printf("%s\n", serving::JsonText(results).c_str());
+  std::fprintf(stderr, "pneumo predict: stored %zu of %zu predictions in %s\n", results.size() - failed,
+               results.size(), (*service)->store().Describe().c_str());
+  if (failed) {
+    std::fprintf(stderr, "pneumo predict: %zu of %zu files failed\n", failed, results.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 void AddPredictCommand(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<fs::path> inputs;
     fs::path model = DefaultModelPath();
     bool json = false;
     int batch_size = 16;
+    std::string store;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("predict", "Predict pneumonia for image files or folders (JPEG, PNG, DICOM)");
@@ -24,7 +100,20 @@ void AddPredictCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print a JSON array, one object per file");
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass")->capture_default_str();
+  cmd->add_option("--store", args->store,
+                  "Also keep every prediction (with its preview) in this store, as pneumo serve does: "
+                  "sqlite:PATH or redis://[:password@]host[:port][/db]");
   cmd->callback([args, &exit_code] {
+    if (!args->store.empty()) {
+      const auto files = infer::ExpandInputs(args->inputs);
+      if (files.empty()) {
+        std::fprintf(stderr, "pneumo predict: no image files found in the given folders\n");
+        exit_code = 2;
+        return;
+      }
+      exit_code = PredictIntoStore(files, args->model, args->store, args->json);
+      return;
+    }
     auto predictor = model::Predictor::Load(args->model);
     if (!predictor) {
       std::fprintf(stderr, "pneumo predict: %s\n", predictor.error().ToString().c_str());

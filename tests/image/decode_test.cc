@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <vector>
 
@@ -281,6 +283,72 @@ TEST(DecodeImageFile, DecodesRealTrainingImages) {
     }
   }
   EXPECT_EQ(decoded, 50);
+}
+
+// A smooth "radiograph" with detail at every scale, as a large JPEG.
+cv::Mat LargeGradient(int side) {
+  cv::Mat m(side, side, CV_8UC1);
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x)
+      m.at<std::uint8_t>(y, x) = static_cast<std::uint8_t>(127 + 60 * std::sin(x * 0.01) + 60 * std::cos(y * 0.013));
+  return m;
+}
+
+std::vector<std::uint8_t> EncodeJpeg(const cv::Mat& image) {
+  std::vector<std::uint8_t> bytes;
+  cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, 95});
+  return bytes;
+}
+
+TEST(DecodeForInference, DecodesALargeJpegAtReducedScaleButReportsItsRealSize) {
+  const auto bytes = EncodeJpeg(LargeGradient(2000));
+  auto reduced = DecodeForInference(bytes, /*min_side=*/384);
+  ASSERT_TRUE(reduced) << reduced.error().ToString();
+  EXPECT_EQ(reduced->width, 2000);
+  EXPECT_EQ(reduced->height, 2000);
+  EXPECT_EQ(reduced->gray.size(), cv::Size(500, 500)) << "1/4 scale is the smallest with both sides >= 384";
+  EXPECT_EQ(reduced->format, ImageFormat::kJpeg);
+  EXPECT_FALSE(reduced->colour);
+
+  // What the model sees differs from a full decode by little: DCT scaling is an 8x8 block average.
+  auto full = DecodeImage(bytes);
+  ASSERT_TRUE(full);
+  cv::Mat a, b;
+  cv::resize(reduced->gray, a, {192, 192}, 0, 0, cv::INTER_AREA);
+  cv::resize(*full, b, {192, 192}, 0, 0, cv::INTER_AREA);
+  EXPECT_LT(cv::norm(a, b, cv::NORM_L1) / (192.0 * 192.0), 0.01);
+}
+
+TEST(DecodeForInference, KeepsSmallImagesAndOtherFormatsAtFullSize) {
+  auto small = DecodeForInference(EncodeJpeg(LargeGradient(224)), 384);
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->gray.size(), cv::Size(224, 224));
+  std::vector<std::uint8_t> png;
+  cv::imencode(".png", LargeGradient(900), png);
+  auto big_png = DecodeForInference(png, 192);
+  ASSERT_TRUE(big_png);
+  EXPECT_EQ(big_png->gray.size(), cv::Size(900, 900));
+  EXPECT_EQ(DecodeForInference(EncodeJpeg(LargeGradient(900)), 0)->gray.size(), cv::Size(900, 900))
+      << "min_side 0 never reduces";
+}
+
+TEST(DecodeForInference, TellsAColourPhotographFromAGrayImageStoredAsRgb) {
+  cv::Mat gray_as_rgb;
+  cv::cvtColor(LargeGradient(300), gray_as_rgb, cv::COLOR_GRAY2BGR);
+  EXPECT_FALSE(DecodeForInference(EncodeJpeg(gray_as_rgb), 0)->colour);
+  cv::Mat photo(300, 300, CV_8UC3);
+  for (int y = 0; y < 300; ++y)
+    for (int x = 0; x < 300; ++x) photo.at<cv::Vec3b>(y, x) = cv::Vec3b(x % 256, 200 - y / 2, 40);
+  EXPECT_TRUE(DecodeForInference(EncodeJpeg(photo), 0)->colour);
+}
+
+TEST(DecodeForInference, RefusesWhatDecodeImageRefuses) {
+  const std::vector<std::uint8_t> text = {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'};
+  EXPECT_EQ(DecodeForInference(text, 384).error().code, ErrorCode::kUnsupportedFormat);
+  auto truncated = EncodeJpeg(LargeGradient(600));
+  truncated.resize(truncated.size() / 2);
+  EXPECT_EQ(DecodeForInference(truncated, 384).error().code, ErrorCode::kCorruptInput);
+  EXPECT_EQ(DecodeForInference({}, 384).error().code, ErrorCode::kEmptyInput);
 }
 
 }  // namespace

@@ -80,6 +80,30 @@ TEST(Predictor, RejectsImagesNotPreparedForIt) {
   EXPECT_EQ((*predictor)->Logits(wrong).error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST(Predictor, GradCamGivesANormalisedMapAndTheSameProbability) {
+  testing::TempDir dir;
+  WriteTinyModel(dir.path(), 1.5);
+  auto predictor = Predictor::Load(dir.path());
+  ASSERT_TRUE(predictor);
+  cv::Mat x = (*predictor)->Prepare(RandomGray(120, 100, 4));
+  auto explanation = (*predictor)->GradCam(x);
+  ASSERT_TRUE(explanation) << explanation.error().ToString();
+  const cv::Mat& map = explanation->map;
+  ASSERT_FALSE(map.empty());
+  EXPECT_EQ(map.type(), CV_32FC1);
+  EXPECT_LE(map.rows, 40);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(map, &lo, &hi);
+  EXPECT_GE(lo, 0.0);
+  EXPECT_TRUE(hi == 0.0 || std::abs(hi - 1.0) < 1e-6) << "scaled so the peak is 1, or all zero; peak " << hi;
+  auto probability = (*predictor)->Probabilities({&x, 1});
+  ASSERT_TRUE(probability);
+  EXPECT_NEAR(explanation->probability, (*probability)[0], 1e-5) << "the explanation is of the same prediction";
+  // Inference afterwards is unaffected by the gradient pass.
+  auto again = (*predictor)->Probabilities({&x, 1});
+  EXPECT_FLOAT_EQ((*again)[0], (*probability)[0]);
+}
+
 TEST(Predictor, CalibratedProbabilityIsStableForExtremeLogits) {
   EXPECT_FLOAT_EQ(CalibratedProbability(0.0f, 1.0), 0.5f);
   EXPECT_FLOAT_EQ(CalibratedProbability(1e4f, 1.0), 1.0f);
