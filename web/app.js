@@ -26,7 +26,9 @@ function notFound(main) {
 let firstRender = true;
 
 function render() {
-  const raw = decodeURI(location.hash.replace(/^#/, '')) || '/upload';
+  let raw = location.hash.replace(/^#/, '');
+  try { raw = decodeURI(raw); } catch { /* malformed %-escape: route it as it is */ }
+  raw ||= '/upload';
   const [path, query = ''] = raw.split('?');
   const params = new URLSearchParams(query);
   const main = document.getElementById('main');

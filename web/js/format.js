@@ -1,8 +1,11 @@
 // Formatting of numbers, times and hashes for display.
 
-/** 0.97312 -> "0.973" */
+/** 0.97312 -> "0.973"; 0.99999 -> "> 0.999" and 0.00001 -> "< 0.001" (never a certain-looking 1.000 or 0.000). */
 export function formatProbability(p) {
-  return Number.isFinite(p) ? p.toFixed(3) : '—';
+  if (!Number.isFinite(p)) return '—';
+  if (p >= 0.9995 && p < 1) return '> 0.999';
+  if (p > 0 && p < 0.0005) return '< 0.001';
+  return p.toFixed(3);
 }
 
 /** 0.97312 -> "97.3 %" */

@@ -83,7 +83,7 @@ function validationCard(validation) {
       h('caption', { class: 'visually-hidden' }, 'Validation figures'),
       h('tbody', {}, keys.map((k) => h('tr', { 'data-key': k },
         h('th', { scope: 'row' }, METRIC_NAMES[k] ?? humanizeKey(k)),
-        h('td', { class: typeof validation[k] === 'number' ? 'num' : '' }, describeValue(k, validation[k])))))));
+        h('td', {}, describeValue(k, validation[k])))))));
 }
 
 function trainingCard(training) {

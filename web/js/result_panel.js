@@ -30,9 +30,8 @@ function probabilityBlock(p, threshold) {
       h('span', { class: 'probability__sep', 'aria-hidden': 'true' }, ' · '),
       h('span', {}, 'decision threshold ', h('strong', {}, formatProbability(threshold)))),
     h('div', { class: 'prob-bar', 'aria-hidden': 'true' },
-      h('div', { class: 'prob-bar__track' },
-        h('div', { class: 'prob-bar__fill', style: { width: pct(p) } }),
-        h('div', { class: 'prob-bar__threshold', style: { left: pct(threshold) } })),
+      h('div', { class: 'prob-bar__track' }, h('div', { class: 'prob-bar__fill', style: { width: pct(p) } })),
+      h('div', { class: 'prob-bar__threshold', style: { left: pct(threshold) } }),
       h('div', { class: `prob-bar__threshold-label prob-bar__threshold-label--${edge}`, style: { left: pct(threshold) } },
         `threshold ${formatProbability(threshold)}`),
       h('div', { class: 'prob-bar__scale' }, h('span', {}, '0'), h('span', {}, '0.5'), h('span', {}, '1'))),
@@ -104,8 +103,12 @@ function factsBlock(prediction) {
     const im = prediction.image;
     add('Image', `${String(im.format ?? '').toUpperCase()} ${im.width ?? '?'} × ${im.height ?? '?'} px`.trim());
   }
-  const t = prediction.timings_ms ?? {};
-  const timings = Object.entries(t).filter(([, v]) => typeof v === 'number');
+  // In the order a request meets them: decode, queue, inference, then any others.
+  const order = ['decode', 'queue', 'inference'];
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  const timings = Object.entries(prediction.timings_ms ?? {})
+    .filter(([, v]) => typeof v === 'number')
+    .sort(([a], [b]) => rank(a) - rank(b));
   if (timings.length) {
     add('Timings', h('span', { id: 'result-timings' }, timings.map(([k, v]) => `${k} ${formatMs(v)}`).join(' · ')));
   }

@@ -86,8 +86,15 @@ function build() {
       if (root.isConnected) resultSlot.scrollIntoView({ behavior: 'smooth', block: 'start' });
     } catch (err) {
       progressBlock.hidden = true;
-      status.textContent = 'The upload did not give a result.';
-      showError(describeError(err));
+      const message = describeError(err);
+      // The banner belongs to the page on screen: use it only if that is still this one, and
+      // otherwise leave the reason here for when the person comes back.
+      if (root.isConnected) {
+        status.textContent = `No result for ${file.name}.`;
+        showError(message);
+      } else {
+        status.textContent = `No result for ${file.name}: ${message}`;
+      }
     } finally {
       setBusy(false);
     }
