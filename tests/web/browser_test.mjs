@@ -361,6 +361,30 @@ test('the model page shows the threshold, validation and limits', async () => {
   await screenshot('ui-model.png');
 });
 
+test('history pages through more than 20 predictions', async (t) => {
+  if (!uploaded) return t.skip('needs the upload of the first test');
+  // 20 more through the API (raw bytes), so the page's upload is the oldest, alone on page 2.
+  const bytes = fs.readFileSync(xrayPath);
+  for (let i = 1; i <= 20; i++) {
+    const r = await fetch(`${base}/api/v1/predictions?filename=paging-${String(i).padStart(2, '0')}.jpeg`,
+                          { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: bytes });
+    assert.equal(r.status, 201, `API upload ${i}`);
+  }
+  await page.click('#nav-history');
+  await page.waitForSelector('#history-table');
+  assert.match(await page.textContent('#page-info'), /^Page 1 of 2\b/);
+  assert.match(await page.textContent('#history-total'), /^21 predictions/);
+  assert.equal(await page.locator('#history-table tbody tr').count(), 20);
+  assert.equal(await page.locator(`#history-table tr[data-id="${uploaded.id}"]`).count(), 0, 'oldest is not on page 1');
+  await page.click('#next-page');
+  await page.waitForFunction(() => document.querySelector('#page-info')?.textContent.startsWith('Page 2 of 2'));
+  assert.equal(await page.locator('#history-table tbody tr').count(), 1);
+  assert.equal(await page.locator(`#history-table tr[data-id="${uploaded.id}"]`).count(), 1, 'oldest is on page 2');
+  assert.equal(await page.isDisabled('#next-page'), true);
+  await page.click('#prev-page');
+  await page.waitForFunction(() => document.querySelector('#page-info')?.textContent.startsWith('Page 1 of 2'));
+});
+
 test('a file that is not an image gives a plain-words error and the page keeps working', async (t) => {
   if (!uploaded) return t.skip('needs the upload of the first test');
   const fake = path.join(tmp, 'notes.jpg');
