@@ -236,8 +236,11 @@ void HttpServer::State::ServeStatic(const std::string& name, Response& res) {
   if (traversal) return SendError(res, 404, "not_found", "no such file: /static/" + name);
   std::string content;
   if (!options.web_root.empty()) {
-    std::ifstream file(options.web_root / name, std::ios::binary);
-    if (!file) return SendError(res, 404, "not_found", "no such file: /static/" + name);
+    const auto path = options.web_root / name;
+    std::ifstream file(path, std::ios::binary);
+    if (!std::filesystem::is_regular_file(path) || !file) {
+      return SendError(res, 404, "not_found", "no such file: /static/" + name);
+    }
     std::ostringstream buffer;
     buffer << file.rdbuf();
     content = buffer.str();
@@ -352,6 +355,9 @@ void HttpServer::State::Register() {
     } else if (res.status == 413) {
       SendError(res, 413, "payload_too_large",
                 "the upload is larger than the limit of " + std::to_string(options.max_upload_bytes) + " bytes");
+    } else if (res.status == 400 && route && req.method == "POST" && req.body.empty()) {
+      // httplib refuses a POST that declares no length before any handler runs.
+      SendError(res, 400, "empty_body", "the request has no body; send the image as multipart field 'file'");
     } else if (res.status == 400) {
       SendError(res, 400, "bad_request", "the request is malformed (bad headers, multipart body or URL)");
     } else {

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <memory>
 #include <fstream>
+#include <set>
 #include <string>
 
+#include "store/result_store.h"
 #include "testing/process.h"
 #include "testing/synthetic_xrays.h"
 #include "testing/temp_dir.h"
@@ -95,6 +97,39 @@ TEST_F(CliTest, PredictSucceedsWhenEveryFileIsGood) {
   const CliRun run = Pneumo("predict --model " + Model().string() + " " + (Data() / "NORMAL" / "IM-1001-0001.png").string());
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find("IM-1001-0001.png"), std::string::npos);
+}
+
+TEST_F(CliTest, PredictWithAStoreKeepsEveryGoodFileWithItsPreview) {
+  testing::TempDir scratch;
+  std::ofstream(scratch.path() / "notes.png") << "this is not an image";
+  const std::string store = "sqlite:" + (scratch.path() / "results.db").string();
+  const std::string inputs = (Data() / "NORMAL").string() + " " + (scratch.path() / "notes.png").string();
+  const CliRun run = Pneumo("predict --json --model " + Model().string() + " --store " + store + " " + inputs);
+  EXPECT_EQ(run.exit_code, 1) << "one file is bad";
+  const json out = json::parse(run.out);
+  ASSERT_EQ(out.size(), 41u);
+  std::set<std::string> ids;
+  for (const auto& item : out) {
+    if (item.contains("error")) continue;
+    EXPECT_EQ(item["id"].get<std::string>().size(), 26u);
+    ids.insert(item["id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 40u);
+  EXPECT_EQ(out[40]["error"]["code"], "unsupported_format");
+
+  // The store holds exactly those 40, each with a PNG preview (read back with the store library).
+  auto opened = store::OpenStore(store);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto page = (*opened)->List(1, 100);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, 40);
+  for (const auto& record : page->items) {
+    EXPECT_TRUE(ids.contains(record.id)) << record.id;
+    auto preview = (*opened)->GetPreview(record.id);
+    ASSERT_TRUE(preview);
+    ASSERT_GT(preview->size(), 8u);
+    EXPECT_EQ((*preview)[1], 'P');
+  }
 }
 
 TEST_F(CliTest, EvaluateJsonHasTheDocumentedKeysAndConsistentCounts) {
