@@ -1,0 +1,488 @@
+// Every row of the error table in docs/http-api.md, sent to a real `pneumo serve`: each bad
+// request gets its exact status and {"error": {"code", "message"}}, nothing bad is stored, and
+// the server keeps answering good uploads, alone or with garbage arriving from several threads.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "serve/serve_fixture.h"
+
+namespace pneumo::serve_testing {
+namespace {
+
+// The servers here run with a 1 MB upload limit, so that "over the limit" is cheap to send.
+const std::vector<std::string> kServerFlags = {"--max-upload-mb", "1"};
+
+// What came back, from httplib or from a raw socket.
+struct Answer {
+  int status = 0;  // 0: no answer (connection refused, reset, timed out)
+  std::string content_type, allow, retry_after, body;
+  std::string failure;  // why there is no answer
+};
+
+Answer From(const httplib::Result& res) {
+  if (!res) return {.failure = httplib::to_string(res.error())};
+  return {.status = res->status,
+          .content_type = res->get_header_value("Content-Type"),
+          .allow = res->get_header_value("Allow"),
+          .retry_after = res->get_header_value("Retry-After"),
+          .body = res->body};
+}
+
+std::string HeaderOf(const std::string& headers, const std::string& name) {
+  const std::regex line("\\r\\n" + name + ":[ \\t]*([^\\r]*)", std::regex::icase);
+  std::smatch m;
+  return std::regex_search(headers, m, line) ? m[1].str() : "";
+}
+
+Answer From(const RawResponse& res) {
+  if (res.status == 0) return {.failure = "no HTTP answer on the raw socket"};
+  return {.status = res.status,
+          .content_type = HeaderOf(res.headers, "Content-Type"),
+          .allow = HeaderOf(res.headers, "Allow"),
+          .retry_after = HeaderOf(res.headers, "Retry-After"),
+          .body = res.body};
+}
+
+::testing::AssertionResult IsApiError(const Answer& a, int status, const std::string& code) {
+  auto describe = [&] {
+    return a.status == 0 ? "no answer (" + a.failure + ")"
+                         : std::to_string(a.status) + " [" + a.content_type + "] " +
+                               a.body.substr(0, 300);
+  };
+  const json body = json::parse(a.body, nullptr, /*allow_exceptions=*/false);
+  if (a.status != status) {
+    return ::testing::AssertionFailure() << "expected " << status << " " << code << ", got "
+                                         << describe();
+  }
+  if (MediaType(a.content_type) != "application/json") {
+    return ::testing::AssertionFailure() << "Content-Type is not application/json: " << describe();
+  }
+  if (!body.is_object() || body.size() != 1 || !body.contains("error") ||
+      !body["error"].is_object() || !body["error"].contains("code") ||
+      !body["error"].contains("message")) {
+    return ::testing::AssertionFailure()
+           << "body is not {\"error\": {\"code\", \"message\"}}: " << describe();
+  }
+  if (body["error"]["code"] != code) {
+    return ::testing::AssertionFailure() << "code " << body["error"]["code"] << ", expected \""
+                                         << code << "\": " << describe();
+  }
+  if (!body["error"]["message"].is_string() || body["error"]["message"].get<std::string>().empty()) {
+    return ::testing::AssertionFailure() << "empty message: " << describe();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string Half(const std::string& bytes) { return bytes.substr(0, bytes.size() / 2); }
+
+// A valid PNG with bytes in the middle of its compressed data flipped.
+std::string CorruptPng() {
+  std::string png = ChestPng(101, 256, 256);
+  const auto idat = png.find("IDAT");
+  for (std::size_t i = idat + 40; i < idat + 400 && i < png.size() - 20; ++i) png[i] = char(~png[i]);
+  return png;
+}
+
+// A 2 MB body (twice the servers' 1 MB limit) that starts like a PNG.
+std::string TwoMegabytes() {
+  std::string body = ChestPng(102);
+  std::mt19937 rng(5);
+  while (body.size() < (2u << 20)) body.push_back(static_cast<char>(rng()));
+  return body;
+}
+
+// "POST path" with these headers and body, sent over a raw socket exactly as written.
+RawResponse RawPost(int port, const std::string& path, const std::string& headers,
+                    const std::string& body) {
+  return RawExchange(port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
+                               headers + "Content-Length: " + std::to_string(body.size()) +
+                               "\r\n\r\n" + body);
+}
+
+struct BadRequest {
+  std::string name;
+  int status;
+  std::string code;
+  std::function<Answer(PneumoServer&)> send;
+  std::vector<std::string> allow = {};  // for 405: methods the Allow header must list
+};
+
+void PrintTo(const BadRequest& bad, std::ostream* os) { *os << bad.name; }
+
+// "status code" of an error answer, e.g. "415 unsupported_format"; what came back otherwise.
+std::string StatusAndCode(const Answer& a) {
+  const json body = json::parse(a.body, nullptr, /*allow_exceptions=*/false);
+  if (a.status == 0) return "no answer (" + a.failure + ")";
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object() ||
+      !body["error"].contains("code") || !body["error"]["code"].is_string()) {
+    return std::to_string(a.status) + " without an error body: " + a.body.substr(0, 200);
+  }
+  return std::to_string(a.status) + " " + body["error"]["code"].get<std::string>();
+}
+
+std::vector<BadRequest> BadRequests() {
+  const std::string kPredictions = "/api/v1/predictions";
+  auto multipart = [](std::string path, std::string bytes, std::string filename,
+                      std::string field = "file") {
+    return [=](PneumoServer& s) {
+      auto c = s.Client();
+      return From(UploadMultipart(c, path, bytes, filename, field));
+    };
+  };
+  auto raw = [](std::string path, std::string bytes, std::string content_type) {
+    return [=](PneumoServer& s) {
+      auto c = s.Client();
+      return From(UploadRaw(c, path, bytes, content_type));
+    };
+  };
+  auto get = [](std::string path) {
+    return [=](PneumoServer& s) {
+      auto c = s.Client();
+      return From(c.Get(path.c_str()));
+    };
+  };
+  auto request = [](std::string method, std::string path) {
+    return [=](PneumoServer& s) {
+      return From(RawExchange(s.port(), method + " " + path +
+                                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                            "Content-Length: 0\r\n\r\n"));
+    };
+  };
+  const std::string png = ChestPng(100);
+  const std::string jpeg = ChestJpeg(100, 320, 320);
+  const std::string dicom = Dicom(ChestXray(100, 128, 128));
+  const std::string text = "patient notes: not an image at all\n";
+  const std::string id = "01JD3F0Q5C2B6W9Y8K7T4R1M0N";
+  return {
+      // 400 empty_body
+      {"EmptyRawPngBody", 400, "empty_body", raw(kPredictions, "", "image/png")},
+      {"EmptyRawJpegBody", 400, "empty_body", raw(kPredictions, "", "image/jpeg")},
+      {"EmptyMultipartBody", 400, "empty_body",
+       [=](PneumoServer& s) {
+         return From(RawPost(s.port(), kPredictions,
+                             "Content-Type: multipart/form-data; boundary=xYzZy\r\n", ""));
+       }},
+      {"EmptyCompatBody", 400, "empty_body",
+       [=](PneumoServer& s) {
+         return From(RawPost(s.port(), "/predict",
+                             "Content-Type: multipart/form-data; boundary=xYzZy\r\n", ""));
+       }},
+      // 400 missing_file
+      {"MultipartWithTheImageUnderAnotherField", 400, "missing_file",
+       multipart(kPredictions, png, "chest.png", "image")},
+      {"MultipartWithOnlyATextField", 400, "missing_file",
+       [=](PneumoServer& s) {
+         auto c = s.Client();
+         httplib::MultipartFormDataItems items = {{"comment", "hello", "", ""}};
+         return From(c.Post(kPredictions.c_str(), items));
+       }},
+      {"CompatMultipartWithoutFile", 400, "missing_file",
+       multipart("/predict", png, "chest.png", "upload")},
+      // 415 unsupported_media_type
+      {"TextPlainContentType", 415, "unsupported_media_type", raw(kPredictions, png, "text/plain")},
+      {"JsonContentType", 415, "unsupported_media_type",
+       raw(kPredictions, R"({"file": "iVBORw0KGgo="})", "application/json")},
+      {"OctetStreamContentType", 415, "unsupported_media_type",
+       raw(kPredictions, png, "application/octet-stream")},
+      {"FormUrlencodedContentType", 415, "unsupported_media_type",
+       raw(kPredictions, "file=x", "application/x-www-form-urlencoded")},
+      {"NoContentType", 415, "unsupported_media_type",
+       [=](PneumoServer& s) { return From(RawPost(s.port(), kPredictions, "", png)); }},
+      {"CompatRawJpegIsNotAForm", 415, "unsupported_media_type", raw("/predict", jpeg, "text/plain")},
+      // 415 unsupported_format
+      {"TextBytesAsRawPng", 415, "unsupported_format", raw(kPredictions, text, "image/png")},
+      {"TextBytesInMultipart", 415, "unsupported_format", multipart(kPredictions, text, "notes.png")},
+      {"PdfBytesAsRawJpeg", 415, "unsupported_format",
+       raw(kPredictions, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n", "image/jpeg")},
+      {"GifBytesAsRawPng", 415, "unsupported_format",
+       raw(kPredictions, std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 13), "image/png")},
+      {"CompatTextBytes", 415, "unsupported_format", multipart("/predict", text, "notes.jpg")},
+      // 422 invalid_image
+      {"TruncatedJpeg", 422, "invalid_image", raw(kPredictions, Half(jpeg), "image/jpeg")},
+      {"TruncatedJpegInMultipart", 422, "invalid_image",
+       multipart(kPredictions, Half(jpeg), "cut.jpeg")},
+      {"TruncatedPng", 422, "invalid_image", raw(kPredictions, Half(png), "image/png")},
+      {"CorruptPng", 422, "invalid_image", raw(kPredictions, CorruptPng(), "image/png")},
+      {"TruncatedDicom", 422, "invalid_image",
+       raw(kPredictions, dicom.substr(0, dicom.size() - 5000), "application/dicom")},
+      {"DicomWithoutPixelData", 422, "invalid_image",
+       raw(kPredictions, Dicom(ChestXray(100, 64, 64), /*with_pixels=*/false), "application/dicom")},
+      {"CompatTruncatedJpeg", 422, "invalid_image", multipart("/predict", Half(jpeg), "cut.jpeg")},
+      // 413 image_too_large (image bombs: tiny files, huge declared sizes)
+      {"PngDeclaring100000x100000", 413, "image_too_large",
+       raw(kPredictions, PngDeclaring(100000, 100000), "image/png")},
+      {"PngDeclaring20000x8", 413, "image_too_large",
+       raw(kPredictions, PngDeclaring(20000, 8), "image/png")},
+      {"PngDeclaring12000x12000", 413, "image_too_large",
+       multipart(kPredictions, PngDeclaring(12000, 12000), "bomb.png")},
+      {"JpegDeclaring60000x60000", 413, "image_too_large",
+       raw(kPredictions, JpegDeclaring(60000, 60000), "image/jpeg")},
+      // 413 payload_too_large (server started with --max-upload-mb 1)
+      {"RawBodyOverTheUploadLimit", 413, "payload_too_large",
+       raw(kPredictions, TwoMegabytes(), "image/png")},
+      {"MultipartOverTheUploadLimit", 413, "payload_too_large",
+       multipart(kPredictions, TwoMegabytes(), "huge.png")},
+      {"CompatOverTheUploadLimit", 413, "payload_too_large",
+       multipart("/predict", TwoMegabytes(), "huge.png")},
+      // 404 not_found
+      {"UnknownApiRoute", 404, "not_found", get("/api/v1/nothing")},
+      {"UnknownTopLevelRoute", 404, "not_found", get("/no/such/page")},
+      {"UnknownApiVersion", 404, "not_found", raw("/api/v2/predictions", png, "image/png")},
+      {"UnknownPredictionId", 404, "not_found", get(kPredictions + "/" + id)},
+      {"UnknownPredictionImage", 404, "not_found", get(kPredictions + "/" + id + "/image")},
+      {"UnknownStaticAsset", 404, "not_found", get("/static/no-such-file.js")},
+      {"StaticPathTraversal", 404, "not_found", request("GET", "/static/../../CMakeLists.txt")},
+      {"StaticEncodedPathTraversal", 404, "not_found",
+       request("GET", "/static/%2e%2e/%2e%2e/CMakeLists.txt")},
+      // 405 method_not_allowed, with Allow
+      {"DeletePredictions", 405, "method_not_allowed", request("DELETE", kPredictions),
+       {"GET", "POST"}},
+      {"PutPredictions", 405, "method_not_allowed", request("PUT", kPredictions), {"GET", "POST"}},
+      {"DeleteOnePrediction", 405, "method_not_allowed", request("DELETE", kPredictions + "/" + id),
+       {"GET"}},
+      {"PostToOnePrediction", 405, "method_not_allowed", request("POST", kPredictions + "/" + id),
+       {"GET"}},
+      {"PostToHealthz", 405, "method_not_allowed", request("POST", "/healthz"), {"GET"}},
+      {"PostToModel", 405, "method_not_allowed", request("POST", "/api/v1/model"), {"GET"}},
+      {"GetCompatPredict", 405, "method_not_allowed", get("/predict"), {"POST"}},
+      {"PatchMetrics", 405, "method_not_allowed", request("PATCH", "/metrics"), {"GET"}},
+      // 400 invalid_paging
+      {"PageZero", 400, "invalid_paging", get(kPredictions + "?page=0")},
+      {"PageNegative", 400, "invalid_paging", get(kPredictions + "?page=-1")},
+      {"PageNotANumber", 400, "invalid_paging", get(kPredictions + "?page=abc")},
+      {"PageFraction", 400, "invalid_paging", get(kPredictions + "?page=1.5")},
+      {"PageEmpty", 400, "invalid_paging", get(kPredictions + "?page=")},
+      {"PerPageZero", 400, "invalid_paging", get(kPredictions + "?per_page=0")},
+      {"PerPage101", 400, "invalid_paging", get(kPredictions + "?per_page=101")},
+      {"PerPage1000", 400, "invalid_paging", get(kPredictions + "?per_page=1000")},
+      {"PerPageHuge", 400, "invalid_paging", get(kPredictions + "?per_page=99999999999999999999")},
+      {"PerPageNotANumber", 400, "invalid_paging", get(kPredictions + "?page=1&per_page=ten")},
+      {"CompatPageZero", 400, "invalid_paging", get("/predictions?page=0")},
+      {"CompatPageNotANumber", 400, "invalid_paging", get("/predictions?page=abc")},
+  };
+}
+
+// Each bad request alone, on one server shared by the suite (when the cases run in one
+// process; ctest runs each in its own, with its own server).
+class BadInputTest : public ::testing::TestWithParam<BadRequest> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    server_ = new PneumoServer("sqlite:" + (dir_->path() / "results.db").string(), kServerFlags);
+    start_problem_ = server_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete dir_;
+  }
+  void SetUp() override { ASSERT_EQ(start_problem_, "") << start_problem_; }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "server log:\n" << server_->LogTail(3000) << "\n";
+  }
+
+  static TempDir* dir_;
+  static PneumoServer* server_;
+  static std::string start_problem_;
+};
+TempDir* BadInputTest::dir_ = nullptr;
+PneumoServer* BadInputTest::server_ = nullptr;
+std::string BadInputTest::start_problem_;
+
+TEST_P(BadInputTest, IsRefusedWithTheDocumentedStatusAndCode) {
+  const BadRequest& bad = GetParam();
+  const Answer answer = bad.send(*server_);
+  EXPECT_TRUE(IsApiError(answer, bad.status, bad.code));
+  for (const auto& method : bad.allow) {
+    EXPECT_NE(answer.allow.find(method), std::string::npos)
+        << "Allow: \"" << answer.allow << "\" does not list " << method;
+  }
+  auto client = server_->Client();
+  auto health = client.Get("/healthz");
+  EXPECT_TRUE(health && health->status == 200) << "the server is down: " << Describe(health);
+  EXPECT_EQ(Total(client), 0) << "a bad request was stored";
+}
+
+INSTANTIATE_TEST_SUITE_P(ErrorTable, BadInputTest, ::testing::ValuesIn(BadRequests()),
+                         [](const ::testing::TestParamInfo<BadRequest>& info) {
+                           return info.param.name;
+                         });
+
+// A good upload: 201 and its sha256, or "" (with a failure recorded in `problems`).
+std::string UploadGood(PneumoServer& server, unsigned seed, std::vector<std::string>& problems) {
+  auto client = server.Client();
+  const std::string png = ChestPng(seed, 160, 160);
+  auto res = seed % 2 ? UploadMultipart(client, "/api/v1/predictions", png, "good.png")
+                      : UploadRaw(client, "/api/v1/predictions", png, "image/png");
+  if (!res || res->status != 201) {
+    problems.push_back("good upload " + std::to_string(seed) + ": " + Describe(res));
+    return "";
+  }
+  return Json(res).value("sha256", "");
+}
+
+TEST(BadInputSurvival, AfterEveryBadRequestTheServerStillPredictsAndStoredOnlyGoodUploads) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(), kServerFlags);
+  const std::string problem = server.Start();
+  ASSERT_EQ(problem, "") << problem;
+  std::vector<std::string> problems;
+  std::multiset<std::string> good;
+  unsigned seed = 1000;
+  // Whether each answer is the documented one is ErrorTable's business; here every bad request
+  // must be refused with an error body, and the server must carry on.
+  for (const BadRequest& bad : BadRequests()) {
+    const Answer answer = bad.send(server);
+    EXPECT_TRUE(answer.status >= 400 && answer.status < 500 &&
+                StatusAndCode(answer).find(' ') == 3)
+        << bad.name << ": " << StatusAndCode(answer);
+    if (const std::string sha = UploadGood(server, ++seed, problems); !sha.empty()) good.insert(sha);
+  }
+  EXPECT_EQ(problems, std::vector<std::string>());
+  auto client = server.Client();
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health && health->status == 200) << Describe(health);
+  if (const std::string sha = UploadGood(server, ++seed, problems); !sha.empty()) good.insert(sha);
+  ASSERT_EQ(problems, std::vector<std::string>());
+
+  const std::vector<json> stored = ListAll(client);
+  EXPECT_EQ(Total(client), static_cast<std::int64_t>(good.size()));
+  std::multiset<std::string> stored_sha;
+  for (const auto& p : stored) stored_sha.insert(p.value("sha256", ""));
+  EXPECT_EQ(stored_sha, good) << "the history is not exactly the good uploads";
+  if (HasFailure()) std::cerr << "server log:\n" << server.LogTail(3000) << "\n";
+}
+
+// The 503 rows of the table that need load: a full queue (busy) and a missed deadline (timeout).
+// Both say when to retry, and neither leaves anything in the history.
+TEST(Overload, AFullQueueIs503BusyWithRetryAfterAndNothingStored) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(),
+                      {"--max-queue", "1", "--max-batch", "1", "--max-wait-ms", "0", "--threads", "1"});
+  const std::string problem = server.Start();
+  ASSERT_EQ(problem, "") << problem;
+  constexpr int kThreads = 16;
+  constexpr int kUploads = 4;
+  std::mutex mu;
+  int created = 0, busy = 0;          // guarded by mu
+  std::vector<std::string> problems;  // guarded by mu
+  std::vector<std::thread> threads;
+  const std::string png = ChestPng(77, 96, 96);  // small: decoding is quick, the queue is the limit
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      auto client = server.Client();
+      for (int i = 0; i < kUploads; ++i) {
+        auto res = UploadRaw(client, "/api/v1/predictions", png, "image/png");
+        std::lock_guard lock(mu);
+        if (res && res->status == 201) {
+          ++created;
+        } else if (auto ok = IsApiError(From(res), 503, "busy"); ok) {
+          ++busy;
+          if (res->get_header_value("Retry-After") != "1") problems.push_back("busy without Retry-After: 1");
+        } else {
+          problems.push_back(ok.message());
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(problems, std::vector<std::string>());
+  EXPECT_GT(busy, 0) << kThreads << " clients against a queue of 1 were never told busy ("
+                     << created << " created)";
+  auto client = server.Client();
+  EXPECT_EQ(Total(client), created) << "a busy upload was stored";
+  if (HasFailure()) std::cerr << "server log:\n" << server.LogTail(3000) << "\n";
+}
+
+TEST(Overload, ARequestNotComputedInTimeIs503TimeoutWithRetryAfterAndNothingStored) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(),
+                      {"--request-timeout-ms", "1"});
+  const std::string problem = server.Start();
+  ASSERT_EQ(problem, "") << problem;
+  auto client = server.Client();
+  for (unsigned seed = 0; seed < 3; ++seed) {
+    auto res = UploadRaw(client, "/api/v1/predictions", ChestPng(seed, 1024, 1024), "image/png");
+    EXPECT_TRUE(IsApiError(From(res), 503, "timeout"));
+    if (res) {
+      EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let late work finish
+  EXPECT_EQ(Total(client), 0) << "an upload answered 503 timeout was stored";
+  if (HasFailure()) std::cerr << "server log:\n" << server.LogTail(3000) << "\n";
+}
+
+TEST(BadInputSurvival, PagingNumbersTooBigForAnIntAreNotACrash) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(), kServerFlags);
+  const std::string problem = server.Start();
+  ASSERT_EQ(problem, "") << problem;
+  auto client = server.Client();
+  for (const char* path : {"/api/v1/predictions?page=99999999999999999999",
+                           "/api/v1/predictions?page=2147483648",
+                           "/predictions?page=99999999999999999999"}) {
+    auto res = client.Get(path);
+    ASSERT_TRUE(res) << path << ": " << Describe(res);
+    // Either refused as invalid paging, or a page past the end: never a 500 or a crash.
+    if (res->status != 200) {
+      EXPECT_TRUE(IsApiError(From(res), 400, "invalid_paging")) << path;
+    }
+  }
+  auto health = client.Get("/healthz");
+  EXPECT_TRUE(health && health->status == 200) << Describe(health);
+}
+
+TEST(BadInputSurvival, GarbageAndGoodUploadsFromSeveralThreadsAreAnsweredAsWhenAlone) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(), kServerFlags);
+  const std::string problem = server.Start();
+  ASSERT_EQ(problem, "") << problem;
+  const std::vector<BadRequest> bad = BadRequests();
+  // Each bad request alone first: under load it must be answered the same way.
+  std::vector<std::string> alone;
+  for (const BadRequest& b : bad) alone.push_back(StatusAndCode(b.send(server)));
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 15;
+  std::mutex mu;
+  std::vector<std::string> problems;  // guarded by mu
+  std::multiset<std::string> good;    // guarded by mu
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::string> mine;
+      std::multiset<std::string> my_good;
+      for (int round = 0; round < kRounds; ++round) {
+        const std::size_t which = (t * 7 + round * 5) % bad.size();
+        if (const std::string got = StatusAndCode(bad[which].send(server)); got != alone[which]) {
+          mine.push_back(bad[which].name + ": " + got + " under load, " + alone[which] + " alone");
+        }
+        const unsigned seed = 5000 + static_cast<unsigned>(t * 100 + round);
+        if (const std::string sha = UploadGood(server, seed, mine); !sha.empty()) my_good.insert(sha);
+      }
+      std::lock_guard lock(mu);
+      problems.insert(problems.end(), mine.begin(), mine.end());
+      good.insert(my_good.begin(), my_good.end());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(problems, std::vector<std::string>());
+  EXPECT_EQ(good.size(), static_cast<std::size_t>(kThreads * kRounds));
+
+  auto client = server.Client();
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health && health->status == 200) << Describe(health);
+  std::multiset<std::string> stored_sha;
+  for (const auto& p : ListAll(client)) stored_sha.insert(p.value("sha256", ""));
+  EXPECT_EQ(stored_sha, good) << "the history is not exactly the good uploads";
+  if (HasFailure()) std::cerr << "server log:\n" << server.LogTail(3000) << "\n";
+}
+
+}  // namespace
+}  // namespace pneumo::serve_testing
