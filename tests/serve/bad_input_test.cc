@@ -419,6 +419,52 @@ TEST(Overload, ARequestNotComputedInTimeIs503TimeoutWithRetryAfterAndNothingStor
   if (HasFailure()) std::cerr << "server log:\n" << server.LogTail(3000) << "\n";
 }
 
+// "POST path" with a chunked body (Transfer-Encoding: chunked, 64 KB chunks), over a raw socket.
+RawResponse ChunkedPost(int port, const std::string& path, const std::string& content_type,
+                        const std::string& body) {
+  std::ostringstream request;
+  request << "POST " << path << " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+          << "Content-Type: " << content_type << "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0; at < body.size(); at += 65536) {
+    const std::string chunk = body.substr(at, 65536);
+    request << std::hex << chunk.size() << "\r\n" << chunk << "\r\n";
+  }
+  request << "0\r\n\r\n";
+  return RawExchange(port, request.str());
+}
+
+// --max-upload-mb counts mebibytes of body, as the contract's example (25 -> 26214400) does;
+// the limit holds for chunked bodies too, which announce no length.
+TEST(BadInputSurvival, TheUploadLimitIsExactAndHoldsForChunkedBodies) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(), kServerFlags);
+  const std::string problem = server.Start();
+  ASSERT_EQ(problem, "") << problem;
+  auto client = server.Client();
+  std::string at_limit = ChestPng(200);
+  at_limit.resize(1u << 20, '\0');  // padding after IEND: decoders ignore it
+  std::string over_limit = at_limit + '\0';
+  int created = 0;
+  auto res = UploadRaw(client, "/api/v1/predictions", at_limit, "image/png");
+  ASSERT_TRUE(res) << Describe(res);
+  EXPECT_NE(res->status, 413) << "a body of exactly --max-upload-mb 1 (1048576 bytes): " << Describe(res);
+  created += res->status == 201;
+  EXPECT_TRUE(IsApiError(From(UploadRaw(client, "/api/v1/predictions", over_limit, "image/png")),
+                         413, "payload_too_large"))
+      << "1048577 bytes";
+
+  const RawResponse chunked_ok = ChunkedPost(server.port(), "/api/v1/predictions", "image/png", ChestPng(201));
+  EXPECT_EQ(chunked_ok.status, 201) << chunked_ok.headers << "\n" << chunked_ok.body;
+  created += chunked_ok.status == 201;
+  EXPECT_TRUE(IsApiError(From(ChunkedPost(server.port(), "/api/v1/predictions", "image/png", TwoMegabytes())),
+                         413, "payload_too_large"))
+      << "a chunked 2 MB body";
+  EXPECT_EQ(Total(client), created) << "an upload over the limit was stored";
+  auto health = client.Get("/healthz");
+  EXPECT_TRUE(health && health->status == 200) << Describe(health);
+  if (HasFailure()) std::cerr << "server log:\n" << server.LogTail(3000) << "\n";
+}
+
 TEST(BadInputSurvival, PagingNumbersTooBigForAnIntAreNotACrash) {
   TempDir dir;
   PneumoServer server("sqlite:" + (dir.path() / "results.db").string(), kServerFlags);

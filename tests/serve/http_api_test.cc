@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <span>
@@ -197,6 +198,36 @@ TEST_P(HttpApiTest, UnusualImagesArePredictedButFlaggedForReview) {
     ExpectWellFormedPrediction(p, name, png, "png", width, height);
     EXPECT_TRUE(p.value("review", false)) << p.dump();
     EXPECT_FALSE(p.value("review_reasons", json::array()).empty()) << p.dump();
+  }
+}
+
+// Real X-rays from ../shared/data: the server labels them as their folders do, with the
+// probability `pneumo predict` gives for the same file.
+TEST_P(HttpApiTest, RealXraysGetTheirFoldersLabelsAndTheCliProbability) {
+  const fs::path train = pneumo::testing::SharedTrainDir();
+  if (train.empty()) GTEST_SKIP() << pneumo::testing::kNoSharedData;
+  for (const fs::path& file : {train / "NORMAL" / "IM-0115-0001.jpeg",
+                              train / "PNEUMONIA" / "person1000_virus_1681.jpeg"}) {
+    SCOPED_TRACE(file.string());
+    if (!fs::exists(file)) GTEST_SKIP() << file << " not found: this real-data check was NOT run";
+    const std::string bytes = ReadFile(file);
+    const json p = Upload(bytes, file.filename().string());
+    ASSERT_TRUE(p.is_object());
+    const int width = p["image"].value("width", 0), height = p["image"].value("height", 0);
+    ExpectWellFormedPrediction(p, file.filename().string(), bytes, "jpeg", width, height);
+    EXPECT_EQ(p.value("label", ""), file.parent_path().filename().string());
+
+    FILE* pipe = popen((PneumoBinary() + " --log-level off predict --json --model " +
+                        ShippedModelDir().string() + " " + file.string()).c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+    pclose(pipe);
+    const json cli = json::parse(out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(cli.is_array() && cli.size() == 1 && cli[0].contains("probability")) << out;
+    EXPECT_NEAR(p.value("probability", -1.0), cli[0]["probability"].get<double>(), 0.02);
+    EXPECT_EQ(p.value("label", ""), cli[0].value("label", "?"));
   }
 }
 
