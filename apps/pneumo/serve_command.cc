@@ -1,4 +1,7 @@
+#include <malloc.h>
 #include <signal.h>
+
+#include <opencv2/core/utility.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -25,8 +28,9 @@ struct ServeArgs {
   int max_queue = 256;
   int request_timeout_ms = 30000;
   double max_upload_mb = 25;
-  int threads = 0;
+  int threads = 1;
   int http_threads = 64;
+  int http_nice = 10;
   double review_band = 0.15;
 };
 
@@ -64,6 +68,12 @@ int Serve(const ServeArgs& args) {
     if (ec) return fail("cannot create data directory " + args.data_dir.string() + ": " + ec.message());
     store_url = "sqlite:" + (args.data_dir / "results.db").string();
   }
+  // Requests are the unit of parallelism: OpenCV's own thread pool would only compete with them.
+  cv::setNumThreads(1);
+  // Memory: with dozens of HTTP threads glibc would keep up to 8 arenas per core; two bound the
+  // heap. (Keeping freed tensors mapped with a high mmap/trim threshold saves page faults, about a
+  // seventh of the CPU time under load, but raised peak RSS from ~380 to over 600 MB.)
+  mallopt(M_ARENA_MAX, 2);
   auto predictor = model::Predictor::Load(args.model, args.threads);
   if (!predictor) return fail(predictor.error().ToString());
   auto explainer = model::Predictor::Load(args.model, 1);
@@ -96,7 +106,8 @@ int Serve(const ServeArgs& args) {
        .port = address->second,
        .max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024),
        .threads = args.http_threads,
-       .web_root = args.web_root});
+       .web_root = args.web_root,
+       .worker_nice = args.http_nice});
   if (!server) return fail(server.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(), (*server)->port(),
@@ -133,8 +144,15 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload accepted; larger gets 413")
       ->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Threads for the model (0: all cores)")->capture_default_str();
+  // One thread by default: a multi-threaded forward pass synchronises at every layer, so any
+  // decoder (or other process) holding one core stalls the whole batch; measured 3-4x fewer
+  // requests/s with 2 threads than with 1 on this 2-core machine (bench/README.md).
+  cmd->add_option("--threads", args->threads, "Threads for the model's forward pass (0: all cores)")
+      ->capture_default_str();
   cmd->add_option("--http-threads", args->http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--http-nice", args->http_nice,
+                  "Nice value of the HTTP (decoding) threads, so the model's threads keep their cores")
+      ->capture_default_str();
   cmd->add_option("--review-band", args->review_band,
                   "Flag for review when the probability is this close to the threshold")
       ->capture_default_str();

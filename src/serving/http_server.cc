@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/socket_options.h"
+#include "core/thread_priority.h"
 #include "metrics/process_metrics.h"
 #include "serving/api_json.h"
 #include "serving/embedded_files.h"
@@ -205,6 +206,11 @@ struct HttpServer::State {
   httplib::Server::Handler Wrap(const char* route, Handler handler) {
     return [this, route, handler](const Request& req, Response& res) {
       const auto start = Clock::now();
+      thread_local bool lowered = false;
+      if (!lowered && options.worker_nice > 0) {
+        LowerThisThreadPriority(options.worker_nice);
+        lowered = true;
+      }
       try {
         handler(req, res);
       } catch (const std::exception& e) {
@@ -382,6 +388,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
   auto state = std::make_unique<State>(service, registry, options);
   httplib::Server& server = state->server;
   server.set_socket_options(pneumo::ReuseAddressOnly);
+  // Responses go out as headers then body: without this, Nagle's algorithm holds the body until the
+  // client's delayed ACK (40 ms) arrives.
+  server.set_tcp_nodelay(true);
   const int threads = options.threads;
   // httplib's API takes ownership of a raw pointer here.
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };

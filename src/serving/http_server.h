@@ -28,6 +28,9 @@ struct HttpOptions {
   std::size_t max_upload_bytes = 25u << 20;      // larger bodies get 413 payload_too_large
   int threads = 64;                              // connections served at once
   std::filesystem::path web_root;                // serve web/ from here instead of the embedded copy
+  // Nice value for the HTTP threads (decoding runs on them); 0 leaves them at the process's.
+  // See core/thread_priority.h for why the model's threads should win.
+  int worker_nice = 10;
 };
 
 class HttpServer {

@@ -18,6 +18,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ struct ServiceOptions {
   int preview_max_side = 384;
   image::DecodeLimits decode_limits;
   std::size_t heatmap_cache_entries = 64;  // rendered PNGs kept in memory (~100 KB each)
+  // Uploads decoded at once (0: one per core). Decoding is CPU-bound: more at once only shares the
+  // same cores more finely, delays every upload, and holds more decoded pixels in memory.
+  int decode_slots = 0;
 };
 
 struct PredictError {
@@ -91,6 +95,7 @@ class PredictionService {
   Result<std::vector<std::uint8_t>> RenderHeatmap(std::string_view id);
 
   const ServiceOptions options_;
+  std::counting_semaphore<1024> decode_slots_;
   std::unique_ptr<model::Predictor> predictor_;  // used only by the batcher's worker
   std::unique_ptr<store::ResultStore> store_;
   std::unique_ptr<Metrics> metrics_;

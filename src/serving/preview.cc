@@ -26,7 +26,7 @@ cv::Mat MakePreview(const cv::Mat& gray01, int max_side) {
 Result<std::vector<std::uint8_t>> EncodePng(const cv::Mat& image) {
   std::vector<std::uint8_t> png;
   try {
-    if (!cv::imencode(".png", image, png, {cv::IMWRITE_PNG_COMPRESSION, 3})) {
+    if (!cv::imencode(".png", image, png, {cv::IMWRITE_PNG_COMPRESSION, 1})) {
       return Fail(ErrorCode::kInternal, "PNG encoding failed");
     }
   } catch (const cv::Exception& e) {
