@@ -22,6 +22,10 @@ namespace {
 
 enum class Backend { kSqlite, kRedis };
 
+void PrintTo(Backend backend, std::ostream* os) {
+  *os << (backend == Backend::kSqlite ? "Sqlite" : "Redis");
+}
+
 std::string Sha256Of(const std::string& bytes) {
   return Sha256Hex(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
 }
@@ -494,6 +498,7 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
   ASSERT_TRUE(Upload(ChestPng(50), "m.png").is_object());
   auto client = server_->Client();
   ASSERT_TRUE(client.Get("/api/v1/predictions/01JD3F0Q5C2B6W9Y8K7T4R1M0N"));  // a 404
+  ASSERT_TRUE(client.Get("/no/such/route-7f3a9c"));                           // another
   auto res = client.Get("/metrics");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
   const std::string content_type = res->get_header_value("Content-Type");
@@ -529,6 +534,15 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
   bool counted_404 = false;
   for (const auto& s : m.Find("pneumo_http_requests_total", {{"status", "404"}})) counted_404 |= s.value >= 1;
   EXPECT_TRUE(counted_404) << "the 404 is not counted by pneumo_http_requests_total";
+  // Routes are labelled by template, never by the raw path: ids and junk URLs would otherwise
+  // make a new time series each.
+  for (const char* name : {"pneumo_http_requests_total", "pneumo_http_request_duration_seconds_count"}) {
+    for (const auto& sample : m.Find(name)) {
+      const std::string route = sample.labels.count("route") ? sample.labels.at("route") : "";
+      EXPECT_EQ(route.find("01JD3F0Q5C2B6W9Y8K7T4R1M0N"), std::string::npos) << name << " route=" << route;
+      EXPECT_EQ(route.find("route-7f3a9c"), std::string::npos) << name << " route=" << route;
+    }
+  }
   // One inference and one batch of at least one image were observed.
   const auto inferences = m.Find("pneumo_inference_duration_seconds_count");
   ASSERT_FALSE(inferences.empty());
