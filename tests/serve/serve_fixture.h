@@ -98,13 +98,19 @@ class PneumoServer {
     const fs::path pid_file = dir_ / ("server-" + std::to_string(starts_) + ".pid");
     // The shell records its pid, then exec()s pneumo in its place: the pid is the server's, so
     // Kill() can SIGKILL exactly it, and stdout/stderr land in the log file.
-    std::vector<std::string> argv = {
+    std::vector<std::string> argv;
+    // If this test process dies without its destructors (a crash, a kill), the kernel kills the
+    // server too instead of leaving it running: setpriv (util-linux) sets the parent-death
+    // signal, which survives the exec()s below.
+    if (::access(kSetpriv, X_OK) == 0) argv = {kSetpriv, "--pdeathsig", "KILL"};
+    const std::vector<std::string> command = {
         "/bin/sh", "-c",
         "echo $$ > '" + pid_file.string() + "'; exec \"$0\" \"$@\" >> '" + log_path().string() +
             "' 2>&1",
         PneumoBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--store",
         store_url_, "--model", ShippedModelDir().string(), "--data-dir",
         (dir_ / "data").string()};
+    argv.insert(argv.end(), command.begin(), command.end());
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     {
       std::ofstream(log_path(), std::ios::app) << "\n=== start " << starts_ << ": pneumo serve on port "
@@ -163,6 +169,8 @@ class PneumoServer {
   }
 
  private:
+  static constexpr char kSetpriv[] = "/usr/bin/setpriv";
+
   fs::path log_path() const { return dir_ / "server.log"; }
 
   static pid_t ReadPid(const fs::path& file) {
