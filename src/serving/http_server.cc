@@ -1,6 +1,7 @@
 #include "serving/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -133,27 +134,76 @@ std::optional<Paging> ParsePaging(const Request& req, Response& res) {
   return Paging{*page, *per_page};
 }
 
-// The upload's bytes and name, from a multipart field `file` or a raw image body. Answers the
-// error itself and returns false when the request carries no usable upload.
+// The upload's bytes and name, from a multipart field `file` or a raw image body, read through
+// httplib's streaming reader so that the size limit holds for chunked bodies too (they announce
+// no length; httplib's own limit only checks Content-Length). The whole body is read, within the
+// limit, before any answer, so that a keep-alive connection stays in step. Answers the error
+// itself and returns nullopt when the request carries no usable upload.
 struct Upload {
-  std::string_view bytes;
+  std::string bytes;
   std::string filename;
 };
 
-std::optional<Upload> ReadUpload(const Request& req, Response& res) {
+std::optional<Upload> ReadUpload(const Request& req, Response& res, const httplib::ContentReader& reader,
+                                 std::size_t limit) {
+  std::size_t received = 0;
+  bool too_large = false;
+  auto within_limit = [&](std::size_t n) {
+    received += n;
+    too_large = received > limit;
+    return !too_large;
+  };
+  Upload upload;
+  bool multipart_file = false;  // a part named "file" was seen
+  bool read = false;
   if (req.is_multipart_form_data()) {
-    auto it = req.files.find("file");
-    if (it == req.files.end()) {
+    bool in_file = false;
+    read = reader(
+        [&](const httplib::MultipartFormData& part) {
+          in_file = part.name == "file" && !multipart_file;  // the first "file" part counts
+          if (in_file) {
+            multipart_file = true;
+            upload.filename = part.filename;
+          }
+          return true;
+        },
+        [&](const char* data, std::size_t n) {
+          if (!within_limit(n)) return false;
+          if (in_file) upload.bytes.append(data, n);
+          return true;
+        });
+  } else {
+    read = reader([&](const char* data, std::size_t n) {
+      if (!within_limit(n)) return false;
+      upload.bytes.append(data, n);
+      return true;
+    });
+  }
+  if (too_large || res.status == 413) {
+    SendError(res, 413, "payload_too_large",
+              "the upload is larger than the limit of " + std::to_string(limit) + " bytes");
+    return std::nullopt;
+  }
+  if (!read && received == 0) {
+    SendError(res, 400, "empty_body", "the request has no body; send the image as multipart field 'file'");
+    return std::nullopt;
+  }
+  if (!read) {
+    SendError(res, 400, "bad_request", "the request body could not be read (malformed multipart or chunked body)");
+    return std::nullopt;
+  }
+  if (req.is_multipart_form_data()) {
+    if (!multipart_file) {
       SendError(res, 400, "missing_file", "the multipart form has no field named 'file'; put the image there");
       return std::nullopt;
     }
-    return Upload{it->second.content, it->second.filename};
+    return upload;
   }
   std::string type = req.get_header_value("Content-Type");
   type = type.substr(0, type.find(';'));
   type.erase(std::remove(type.begin(), type.end(), ' '), type.end());
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (type.empty() && req.body.empty()) {
+  if (type.empty() && upload.bytes.empty()) {
     SendError(res, 400, "empty_body", "the request has no body; send the image as multipart field 'file'");
     return std::nullopt;
   }
@@ -165,7 +215,8 @@ std::optional<Upload> ReadUpload(const Request& req, Response& res) {
                   "image/jpeg, image/png or application/dicom");
     return std::nullopt;
   }
-  return Upload{req.body, req.has_param("filename") ? req.get_param_value("filename") : ""};
+  upload.filename = req.has_param("filename") ? req.get_param_value("filename") : "";
+  return upload;
 }
 
 }  // namespace
@@ -185,6 +236,7 @@ struct HttpServer::State {
   std::thread thread;
   std::atomic<bool> finished{false};
   int port = 0;
+  int listen_socket = -1;
 
   void Count(const char* route, const std::string& method, int status, Clock::duration elapsed, bool timed) {
     registry
@@ -222,11 +274,21 @@ struct HttpServer::State {
 
   void Register();
   void ServeStatic(const std::string& name, Response& res);
-  void PostPrediction(const Request& req, Response& res, bool compat);
+  void PostPrediction(const Request& req, Response& res, const httplib::ContentReader& reader, bool compat);
+
+  // Like Wrap, for the upload routes, which read their bodies themselves.
+  template <typename Handler>
+  httplib::Server::HandlerWithContentReader WrapUpload(const char* route, Handler handler) {
+    return [this, route, handler](const Request& req, Response& res, const httplib::ContentReader& reader) {
+      auto wrapped = Wrap(route, [&](const Request& r, Response& s) { handler(r, s, reader); });
+      wrapped(req, res);
+    };
+  }
 };
 
-void HttpServer::State::PostPrediction(const Request& req, Response& res, bool compat) {
-  auto upload = ReadUpload(req, res);
+void HttpServer::State::PostPrediction(const Request& req, Response& res, const httplib::ContentReader& reader,
+                                       bool compat) {
+  auto upload = ReadUpload(req, res, reader, options.max_upload_bytes);
   if (!upload) return;
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(upload->bytes.data());
   auto record = service.Predict({bytes, upload->bytes.size()}, upload->filename);
@@ -263,11 +325,12 @@ void HttpServer::State::ServeStatic(const std::string& name, Response& res) {
 
 void HttpServer::State::Register() {
   auto& s = server;
-  s.Post(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", [this](const Request& req, Response& res) {
-    PostPrediction(req, res, /*compat=*/false);
-  }));
-  s.Post(R"(/predict)", Wrap("/predict", [this](const Request& req, Response& res) {
-    PostPrediction(req, res, /*compat=*/true);
+  s.Post(R"(/api/v1/predictions)",
+         WrapUpload("/api/v1/predictions", [this](const Request& req, Response& res, const httplib::ContentReader& r) {
+           PostPrediction(req, res, r, /*compat=*/false);
+         }));
+  s.Post(R"(/predict)", WrapUpload("/predict", [this](const Request& req, Response& res, const httplib::ContentReader& r) {
+    PostPrediction(req, res, r, /*compat=*/true);
   }));
   s.Get(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", [this](const Request& req, Response& res) {
     auto paging = ParsePaging(req, res);
@@ -387,7 +450,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
   }
   auto state = std::make_unique<State>(service, registry, options);
   httplib::Server& server = state->server;
-  server.set_socket_options(pneumo::ReuseAddressOnly);
+  // httplib listens with a backlog of 5, compiled in: a burst of new connections overflows it and
+  // clients wait for SYN retries (~1 s). The options callback sees the listening socket; listen()
+  // again after binding raises the backlog.
+  int* listen_socket = &state->listen_socket;
+  server.set_socket_options([listen_socket](socket_t socket) {
+    pneumo::ReuseAddressOnly(socket);
+    *listen_socket = socket;
+  });
   // Responses go out as headers then body: without this, Nagle's algorithm holds the body until the
   // client's delayed ACK (40 ms) arrives.
   server.set_tcp_nodelay(true);
@@ -411,6 +481,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
     }
     state->port = options.port;
   }
+  if (state->listen_socket >= 0) ::listen(state->listen_socket, SOMAXCONN);
   State* s = state.get();
   s->thread = std::thread([s] {
     s->server.listen_after_bind();

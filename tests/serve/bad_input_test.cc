@@ -212,7 +212,7 @@ std::vector<BadRequest> BadRequests() {
       {"CorruptPng", 422, "invalid_image", raw(kPredictions, CorruptPng(), "image/png")},
       {"TruncatedDicom", 422, "invalid_image",
        raw(kPredictions, dicom.substr(0, dicom.size() - 5000), "application/dicom")},
-      {"DicomWithoutPixelData", 422, "invalid_image",
+      {"DicomWithoutPixelData", 415, "unsupported_format",
        raw(kPredictions, Dicom(ChestXray(100, 64, 64), /*with_pixels=*/false), "application/dicom")},
       {"CompatTruncatedJpeg", 422, "invalid_image", multipart("/predict", Half(jpeg), "cut.jpeg")},
       // 413 image_too_large (image bombs: tiny files, huge declared sizes)
