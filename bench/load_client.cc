@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -121,6 +122,8 @@ struct ClientStats {
   std::vector<double> latencies_ms;    // successful requests only
   std::map<std::string, long> errors;  // HTTP status, "bad_body" or the transport error
   long requests = 0;                   // every answer or failure that completed in the window
+  long late = 0;           // requests that completed after the window (started before its end)
+  double late_max_ms = 0;  // the longest of those: a starved connection shows up here
 };
 
 struct LoadOptions {
@@ -157,7 +160,11 @@ void RunClient(const LoadOptions& options, int index, Clock::time_point window_s
     } else if (options.check_body && result->body.find("\"probability\"") == std::string::npos) {
       error = "bad_body";
     }
-    if (end >= window_start && end < window_end) {
+    if (end >= window_end) {
+      ++stats.late;
+      stats.late_max_ms = std::max(stats.late_max_ms,
+                                   std::chrono::duration<double, std::milli>(end - start).count());
+    } else if (end >= window_start) {
       ++stats.requests;
       if (error.empty()) {
         stats.latencies_ms.push_back(
@@ -195,11 +202,18 @@ int RunLoad(LoadOptions options, const std::vector<fs::path>& files) {
 
   std::vector<double> latencies;
   std::map<std::string, long> errors;
-  long requests = 0;
+  long requests = 0, late = 0;
+  double late_max_ms = 0;
+  // Completed requests per client: a min far below the max means some connections were starved.
+  std::size_t per_client_min = std::numeric_limits<std::size_t>::max(), per_client_max = 0;
   for (const auto& s : stats) {
     latencies.insert(latencies.end(), s.latencies_ms.begin(), s.latencies_ms.end());
     for (const auto& [key, count] : s.errors) errors[key] += count;
     requests += s.requests;
+    late += s.late;
+    late_max_ms = std::max(late_max_ms, s.late_max_ms);
+    per_client_min = std::min(per_client_min, s.latencies_ms.size());
+    per_client_max = std::max(per_client_max, s.latencies_ms.size());
   }
   std::sort(latencies.begin(), latencies.end());
   // The client shares the machine with the server under test; its CPU time says how much it took.
@@ -227,6 +241,8 @@ int RunLoad(LoadOptions options, const std::vector<fs::path>& files) {
                              {"p90", Percentile(latencies, 90)},
                              {"p99", Percentile(latencies, 99)},
                              {"max", latencies.empty() ? 0.0 : latencies.back()}}},
+                           {"ok_per_client", {{"min", per_client_min}, {"max", per_client_max}}},
+                           {"late", {{"requests", late}, {"max_ms", late_max_ms}}},
                            {"client_cpu_s", client_cpu_s}};
   std::printf("%s\n", out.dump().c_str());
   return latencies.empty() ? 1 : 0;
