@@ -153,7 +153,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   // requests/s with 2 threads than with 1 on this 2-core machine (bench/README.md).
   cmd->add_option("--threads", args->threads, "Threads for the model's forward pass (0: all cores)")
       ->capture_default_str();
-  cmd->add_option("--http-threads", args->http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--http-threads", args->http_threads, "Connections served at once (an open keep-alive connection holds one)")
+      ->capture_default_str();
   cmd->add_option("--http-nice", args->http_nice,
                   "Nice value of the HTTP (decoding) threads, so the model's threads keep their cores")
       ->capture_default_str();

@@ -360,7 +360,7 @@ void HttpServer::State::Register() {
           auto png = service.store().GetPreview(id);
           if (!png) return SendStoreError(res, png.error());
           res.set_header("Cache-Control", "private, max-age=31536000, immutable");  // ids never change
-          res.set_content(std::string(png->begin(), png->end()), "image/png");
+          res.set_content(std::string(png->begin(), png->end()), "image/jpeg");
         }));
   s.Get(R"(/api/v1/predictions/([^/]+)/heatmap)",
         Wrap("/api/v1/predictions/{id}/heatmap", [this](const Request& req, Response& res) {
@@ -465,7 +465,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
   // httplib's API takes ownership of a raw pointer here.
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   server.set_payload_max_length(options.max_upload_bytes);
-  server.set_keep_alive_max_count(10000);
+  // A keep-alive connection holds its thread while open: after 100 requests it is closed so that
+  // waiting connections get a turn even when clients outnumber --http-threads.
+  server.set_keep_alive_max_count(100);
   server.set_keep_alive_timeout(5);
   server.set_read_timeout(30);
   server.set_write_timeout(30);

@@ -153,8 +153,8 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   record.model_name = card.name;
   record.model_version = card.version;
   record.threshold = card.threshold;
-  auto preview_png = EncodePng(MakePreview(decoded->gray, options_.preview_max_side));
-  if (preview_png) record.preview_png = std::move(*preview_png);
+  auto preview_jpeg = EncodeJpeg(MakePreview(decoded->gray, options_.preview_max_side));
+  if (preview_jpeg) record.preview_jpeg = std::move(*preview_jpeg);
   std::vector<std::string> reasons = InputReviewReasons(*decoded, options_.review);
 
   auto& future = *submitted;
@@ -224,7 +224,7 @@ Result<std::vector<std::uint8_t>> PredictionService::Heatmap(std::string_view id
 Result<std::vector<std::uint8_t>> PredictionService::RenderHeatmap(std::string_view id) {
   auto stored = store_->GetPreview(id);
   if (!stored) return std::unexpected(stored.error());
-  auto preview = DecodeGrayPng(*stored);
+  auto preview = DecodeGray(*stored);
   if (!preview) return std::unexpected(preview.error());
   const auto start = Clock::now();
   cv::Mat gray01;

@@ -35,15 +35,27 @@ Result<std::vector<std::uint8_t>> EncodePng(const cv::Mat& image) {
   return png;
 }
 
-Result<cv::Mat> DecodeGrayPng(std::span<const std::uint8_t> png) {
+Result<std::vector<std::uint8_t>> EncodeJpeg(const cv::Mat& image, int quality) {
+  std::vector<std::uint8_t> jpeg;
+  try {
+    if (!cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, quality})) {
+      return Fail(ErrorCode::kInternal, "JPEG encoding failed");
+    }
+  } catch (const cv::Exception& e) {
+    return Fail(ErrorCode::kInternal, std::string("JPEG encoding failed: ") + e.what());
+  }
+  return jpeg;
+}
+
+Result<cv::Mat> DecodeGray(std::span<const std::uint8_t> bytes) {
   cv::Mat image;
   try {
-    const cv::Mat buffer(1, static_cast<int>(png.size()), CV_8UC1, const_cast<std::uint8_t*>(png.data()));
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
     image = cv::imdecode(buffer, cv::IMREAD_GRAYSCALE);
   } catch (const cv::Exception&) {
     image.release();
   }
-  if (image.empty()) return Fail(ErrorCode::kCorruptInput, "stored preview is not a readable PNG");
+  if (image.empty()) return Fail(ErrorCode::kCorruptInput, "stored preview is not a readable image");
   return image;
 }
 

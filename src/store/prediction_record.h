@@ -1,7 +1,7 @@
 // What the server keeps for every prediction, and one page of them for the history view.
 //
 //   PredictionRecord r{.id = "7f3c...", .filename = "chest.png", .label = "PNEUMONIA"};
-//   r.probability = 0.93; r.created_at_ms = NowMs(); r.preview_png = EncodePreview(image);
+//   r.probability = 0.93; r.created_at_ms = NowMs(); r.preview_jpeg = EncodeJpeg(preview);
 //   store->Put(r);
 #pragma once
 
@@ -26,12 +26,12 @@ struct PredictionRecord {
   // Everything else worth keeping (review reasons, source image format and size), as a JSON
   // object's text, so new details need no schema change. Stores keep it verbatim.
   std::string details_json = "{}";
-  std::vector<std::uint8_t> preview_png;  // small PNG preview shown with the result
+  std::vector<std::uint8_t> preview_jpeg;  // small JPEG preview shown with the result
 };
 
 // One page of the history, newest first. `items` carry no preview (fetch it with GetPreview).
 struct PredictionPage {
-  std::vector<PredictionRecord> items;  // preview_png left empty
+  std::vector<PredictionRecord> items;  // preview_jpeg left empty
   std::int64_t total = 0;               // number of records in the whole store
   int page = 1;                         // 1-based
   int per_page = 20;

@@ -18,7 +18,7 @@ constexpr const char* kListFields[] = {
     "id",         "filename",      "label",     "probability", "threshold",
     "review",     "model_name",    "model_version", "sha256",  "created_at",
     "created_at_ms", "decode_ms",  "queue_ms",  "inference_ms", "details_json"};
-constexpr char kPreviewField[] = "preview_png";
+constexpr char kPreviewField[] = "preview_jpeg";
 
 std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) + std::string(id); }
 
@@ -71,7 +71,7 @@ Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fie
   r.review = fields["review"] == "1";
   r.details_json = fields["details_json"];
   const auto& preview = fields[kPreviewField];
-  r.preview_png.assign(preview.begin(), preview.end());
+  r.preview_jpeg.assign(preview.begin(), preview.end());
   const bool numbers_ok = ParseNumber(fields["probability"], r.probability) &&
                           ParseNumber(fields["threshold"], r.threshold) &&
                           ParseNumber(fields["created_at_ms"], r.created_at_ms) &&
@@ -254,7 +254,7 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
                  "queue_ms",    Number(r.queue_ms),
                  "inference_ms", Number(r.inference_ms),
                  "details_json", r.details_json,
-                 kPreviewField, std::string(r.preview_png.begin(), r.preview_png.end())};
+                 kPreviewField, std::string(r.preview_jpeg.begin(), r.preview_jpeg.end())};
     if (auto queued = Command(hset, "queueing HSET"); !queued) return std::unexpected(queued.error());
     if (auto queued = Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id},
                               "queueing ZADD");

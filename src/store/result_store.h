@@ -33,7 +33,7 @@ class ResultStore {
   // The full record, preview included. kNotFound when no record has this id.
   virtual Result<PredictionRecord> Get(std::string_view id) = 0;
 
-  // Just the preview PNG bytes (possibly empty). kNotFound when no record has this id.
+  // Just the preview image bytes (possibly empty). kNotFound when no record has this id.
   virtual Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) = 0;
 
   // Page `page` (1-based) of all records, newest first by created_at_ms, ties by id descending.

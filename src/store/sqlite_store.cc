@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS predictions (
   queue_ms REAL NOT NULL,
   inference_ms REAL NOT NULL,
   details_json TEXT NOT NULL DEFAULT '{}',
-  preview_png BLOB NOT NULL
+  preview_jpeg BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_newest_first ON predictions(created_at_ms DESC, id DESC);
 )sql";
@@ -160,9 +160,9 @@ Result<void> SqliteStore::Prepare() {
   const std::string columns = kColumns;
   const std::pair<Statement*, std::string> statements[] = {
       {&insert_, "INSERT INTO predictions (" + columns +
-                     ", preview_png) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
-      {&get_, "SELECT " + columns + ", preview_png FROM predictions WHERE id = ?"},
-      {&preview_, "SELECT preview_png FROM predictions WHERE id = ?"},
+                     ", preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&get_, "SELECT " + columns + ", preview_jpeg FROM predictions WHERE id = ?"},
+      {&preview_, "SELECT preview_jpeg FROM predictions WHERE id = ?"},
       {&count_, "SELECT COUNT(*) FROM predictions"},
       {&page_, "SELECT " + columns +
                    " FROM predictions ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
@@ -199,8 +199,8 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
       ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
       ok(BindText(stmt, ++i, r.details_json)) &&
-      ok(sqlite3_bind_blob64(stmt, ++i, r.preview_png.empty() ? "" : (const void*)r.preview_png.data(),
-                             r.preview_png.size(), SQLITE_TRANSIENT));
+      ok(sqlite3_bind_blob64(stmt, ++i, r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
+                             r.preview_jpeg.size(), SQLITE_TRANSIENT));
   if (!bound) return std::unexpected(SqlError(rc, "binding the prediction"));
   rc = sqlite3_step(stmt);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -230,7 +230,7 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   ResetOnExit reset(stmt);
   if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row) return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
-  record.preview_png = Blob(stmt, 15);
+  record.preview_jpeg = Blob(stmt, 15);
   return record;
 }
 

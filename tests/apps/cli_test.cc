@@ -128,7 +128,8 @@ TEST_F(CliTest, PredictWithAStoreKeepsEveryGoodFileWithItsPreview) {
     auto preview = (*opened)->GetPreview(record.id);
     ASSERT_TRUE(preview);
     ASSERT_GT(preview->size(), 8u);
-    EXPECT_EQ((*preview)[1], 'P');
+    EXPECT_EQ((*preview)[0], 0xFF) << "a JPEG preview";
+    EXPECT_EQ((*preview)[1], 0xD8);
   }
 }
 

@@ -506,6 +506,8 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
       EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems) << "\nin " << body.dump().substr(0, 1500);
     } else if (media_type == "image/png") {
       EXPECT_TRUE(HasPngSignature(res->body)) << "not a PNG";
+    } else if (media_type == "image/jpeg") {
+      EXPECT_TRUE(res->body.starts_with("\xFF\xD8\xFF")) << "not a JPEG";
     } else {
       EXPECT_FALSE(res->body.empty()) << "empty " << media_type << " body";
     }

@@ -69,7 +69,7 @@ TEST_F(PredictionServiceTest, PredictsAndStoresEverythingAboutTheUpload) {
   const auto details = nlohmann::json::parse(stored->details_json);
   EXPECT_EQ(details["image"]["width"], 300);
   EXPECT_EQ(details["image"]["format"], "png");
-  auto preview = DecodeGrayPng(stored->preview_png);
+  auto preview = DecodeGray(stored->preview_jpeg);
   ASSERT_TRUE(preview);
   EXPECT_EQ(preview->size(), cv::Size(300, 300)) << "under 384 px: kept at full size";
 }

@@ -32,14 +32,14 @@ TEST(Preview, PngRoundTripsExactly) {
   ASSERT_TRUE(png);
   ASSERT_GT(png->size(), 8u);
   EXPECT_EQ((*png)[1], 'P');
-  auto back = DecodeGrayPng(*png);
+  auto back = DecodeGray(*png);
   ASSERT_TRUE(back);
   EXPECT_EQ(cv::norm(*back, preview, cv::NORM_INF), 0.0);
 }
 
 TEST(Preview, RefusesBytesThatAreNotAPng) {
   const std::vector<std::uint8_t> junk = {1, 2, 3, 4, 5};
-  EXPECT_EQ(DecodeGrayPng(junk).error().code, ErrorCode::kCorruptInput);
+  EXPECT_EQ(DecodeGray(junk).error().code, ErrorCode::kCorruptInput);
 }
 
 TEST(Heatmap, ColoursOnlyWhereTheMapIsHigh) {

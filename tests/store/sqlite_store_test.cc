@@ -55,7 +55,7 @@ TEST(SqliteStore, TwoStoresOnOneFileSeeEachOthersRecords) {
   ASSERT_TRUE((*writer)->Put(MakeRecord("x", 1)));
   auto got = (*reader)->Get("x");
   ASSERT_TRUE(got) << got.error().ToString();
-  EXPECT_EQ(got->preview_png, MakeRecord("x", 1).preview_png);
+  EXPECT_EQ(got->preview_jpeg, MakeRecord("x", 1).preview_jpeg);
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ inline PredictionRecord MakeRecord(std::string id, std::int64_t created_at_ms) {
   r.queue_ms = 0;
   r.inference_ms = 41.0625;
   r.details_json = R"({"review_reasons":["probability 0.61 is near the threshold"],"image":{"width":2}})";
-  r.preview_png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0xff, 0x00, '%', 's', 'b'};
+  r.preview_jpeg = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0xff, 0x00, '%', 's', 'b'};
   return r;
 }
 
@@ -68,9 +68,9 @@ inline void ExpectSameRecord(const PredictionRecord& a, const PredictionRecord& 
   EXPECT_EQ(a.inference_ms, b.inference_ms);
   EXPECT_EQ(a.details_json, b.details_json);
   if (with_preview) {
-    EXPECT_EQ(a.preview_png, b.preview_png);
+    EXPECT_EQ(a.preview_jpeg, b.preview_jpeg);
   } else {
-    EXPECT_TRUE(b.preview_png.empty()) << "List must leave preview_png empty";
+    EXPECT_TRUE(b.preview_jpeg.empty()) << "List must leave preview_jpeg empty";
   }
 }
 
@@ -121,12 +121,12 @@ TYPED_TEST_P(StoreContract, KeepsEveryFieldIncludingThePreview) {
 
   auto preview = this->store_->GetPreview("a1");
   ASSERT_TRUE(preview) << preview.error().ToString();
-  EXPECT_EQ(*preview, record.preview_png);
+  EXPECT_EQ(*preview, record.preview_jpeg);
 }
 
 TYPED_TEST_P(StoreContract, KeepsARecordWithAnEmptyPreview) {
   PredictionRecord record = MakeRecord("no-preview", 5);
-  record.preview_png.clear();
+  record.preview_jpeg.clear();
   record.review = false;
   record.label = "NORMAL";
   ASSERT_NO_FATAL_FAILURE(this->Put(record));
@@ -202,7 +202,7 @@ TYPED_TEST_P(StoreContract, RejectsDuplicateIds) {
   ASSERT_NO_FATAL_FAILURE(this->Put(original));
   PredictionRecord other = MakeRecord("dup", 20);
   other.label = "NORMAL";
-  other.preview_png = {1, 2, 3};
+  other.preview_jpeg = {1, 2, 3};
   auto put = this->store_->Put(other);
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().code, ErrorCode::kInvalidArgument);
