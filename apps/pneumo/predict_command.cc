@@ -16,6 +16,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// One failed file in --json output.
+nlohmann::json FileErrorJson(const fs::path& file, const Error& error) {
+  return {{"file", file.string()}, {"error", {{"code", ErrorCodeName(error.code)}, {"message", error.message}}}};
+}
+
 // --store: every file goes through the server's own path (decode, batch, review, preview, store),
 // so a history filled from a folder is indistinguishable from one filled by uploads.
 int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_path, const std::string& store_url,
@@ -47,14 +52,12 @@ int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_p
   ParallelFor(0, files.size(), 8, [&](std::size_t i) {
     auto bytes = image::ReadFileBytes(files[i], image::DecodeLimits{}.max_bytes);
     if (!bytes) {
-      results[i] = {{"file", files[i].string()},
-                    {"error", {{"code", ErrorCodeName(bytes.error().code)}, {"message", bytes.error().message}}}};
+      results[i] = FileErrorJson(files[i], bytes.error());
       return;
     }
     auto record = (*service)->Predict(*bytes, files[i].filename().string());
     if (!record) {
-      const Error& e = record.error().error;
-      results[i] = {{"file", files[i].string()}, {"error", {{"code", ErrorCodeName(e.code)}, {"message", e.message}}}};
+      results[i] = FileErrorJson(files[i], record.error().error);
       return;
     }
     results[i] = serving::PredictionJson(*record);
@@ -135,8 +138,7 @@ void AddPredictCommand(CLI::App& app, int& exit_code) {
       if (o.error) {
         ++failed;
         if (args->json) {
-          out.push_back({{"file", o.file.string()},
-                         {"error", {{"code", ErrorCodeName(o.error->code)}, {"message", o.error->message}}}});
+          out.push_back(FileErrorJson(o.file, *o.error));
         } else {
           std::printf("%-10s %11s %9s  %s  (%s)\n", "ERROR", "-", "-", o.file.c_str(), o.error->ToString().c_str());
         }

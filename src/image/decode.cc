@@ -73,14 +73,18 @@ bool LooksColourful(const cv::Mat& bgr) {
   return samples > 0 && total / (3.0 * samples) > 8.0;  // ~3% of full scale, above JPEG chroma noise
 }
 
-// `reduced_flag` is 0 for a full decode, else one of IMREAD_REDUCED_COLOR_{2,4,8}.
-Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat format,
-                                const DecodeLimits& limits, int reduced_flag) {
-  // The header check comes first so that an image bomb never reaches an allocation.
+// The header's dimensions, checked against the limits before any pixel is decoded (image bombs).
+Result<ImageSize> CheckedHeaderSize(std::span<const std::uint8_t> bytes, ImageFormat format,
+                                    const DecodeLimits& limits) {
   auto size = ReadHeaderSize(bytes, format);
   if (!size) return std::unexpected(size.error());
   if (auto ok = CheckDimensions(*size, limits); !ok) return std::unexpected(ok.error());
+  return size;
+}
 
+// REQUIRES: CheckedHeaderSize succeeded. `reduced_flag` is 0 for a full decode, else one of
+// IMREAD_REDUCED_COLOR_{2,4,8}.
+Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat format, int reduced_flag) {
   if (format == ImageFormat::kJpeg && !HasJpegEndOfImage(bytes)) {
     return Fail(ErrorCode::kCorruptInput,
                 "JPEG is truncated: it has no end-of-image marker after its image data");
@@ -107,12 +111,6 @@ Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat
   return decoded;
 }
 
-Result<cv::Mat> DecodeRaster(std::span<const std::uint8_t> bytes, ImageFormat format,
-                             const DecodeLimits& limits) {
-  auto decoded = DecodeRasterMat(bytes, format, limits, 0);
-  if (!decoded) return std::unexpected(decoded.error());
-  return ToGray01(*decoded);
-}
 
 }  // namespace
 
@@ -139,15 +137,9 @@ Result<ImageFormat> SniffFormat(std::span<const std::uint8_t> bytes) {
 }
 
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
-  if (bytes.size() > limits.max_bytes) {
-    return Fail(ErrorCode::kImageTooLarge, "the file is " + std::to_string(bytes.size()) +
-                                               " bytes; the limit is " +
-                                               std::to_string(limits.max_bytes) + " bytes");
-  }
-  auto format = SniffFormat(bytes);
-  if (!format) return std::unexpected(format.error());
-  if (*format == ImageFormat::kDicom) return DecodeDicom(bytes, limits);
-  return DecodeRaster(bytes, *format, limits);
+  auto decoded = DecodeForInference(bytes, /*min_side=*/0, limits);
+  if (!decoded) return std::unexpected(decoded.error());
+  return std::move(decoded->gray);
 }
 
 Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int min_side,
@@ -169,9 +161,9 @@ Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int
     out.height = out.gray.rows;
     return out;
   }
-  auto size = ReadHeaderSize(bytes, *format);
+  auto size = CheckedHeaderSize(bytes, *format, limits);
   if (!size) return std::unexpected(size.error());
-  out.width = static_cast<int>(size->width);  // CheckDimensions (on decode) bounds both
+  out.width = static_cast<int>(size->width);  // bounded by the limits just checked
   out.height = static_cast<int>(size->height);
   int reduced_flag = 0;
   if (*format == ImageFormat::kJpeg && min_side > 0) {
@@ -184,7 +176,7 @@ Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int
       }
     }
   }
-  auto decoded = DecodeRasterMat(bytes, *format, limits, reduced_flag);
+  auto decoded = DecodeRasterMat(bytes, *format, reduced_flag);
   if (!decoded) return std::unexpected(decoded.error());
   out.colour = LooksColourful(*decoded);
   auto gray = ToGray01(*decoded);

@@ -21,10 +21,6 @@ struct Predictor::Impl {
   // rarely the one that runs it (the server's batcher owns a worker thread).
   void UseThreads() const {
     if (torch::get_num_threads() != threads) torch::set_num_threads(threads);
-    // Flush-to-zero is a per-thread CPU flag too. Trained weights and activations hold values so
-    // small that x86 computes them through a slow microcode path (denormals); zero is as good.
-    thread_local bool flushing = at::globalContext().setFlushDenormal(true);
-    (void)flushing;
   }
 
   Result<torch::Tensor> Batch(std::span<const cv::Mat> prepared) const {

@@ -107,6 +107,13 @@ void SendPredictError(Response& res, const PredictError& failure) {
   }
 }
 
+// Ids the server could have made; any other answers 404 without asking the store.
+bool KnownIdShape(const std::string& id, Response& res) {
+  if (IsPredictionId(id)) return true;
+  SendError(res, 404, "not_found", "no prediction with id '" + id + "'");
+  return false;
+}
+
 // A strictly parsed positive integer query parameter, or `fallback` when absent.
 std::optional<int> IntParam(const Request& req, const char* name, int fallback) {
   if (!req.has_param(name)) return fallback;
@@ -254,21 +261,26 @@ struct HttpServer::State {
 
   // Wraps a handler with request counting and timing, and a last line of defence: an exception
   // becomes a 500 with a JSON body instead of a dropped connection.
+  template <typename Serve>
+  void Timed(const char* route, const Request& req, Response& res, Serve&& serve) {
+    const auto start = Clock::now();
+    thread_local bool lowered = false;
+    if (!lowered && options.worker_nice > 0) {
+      LowerThisThreadPriority(options.worker_nice);
+      lowered = true;
+    }
+    try {
+      serve();
+    } catch (const std::exception& e) {
+      SendError(res, 500, "internal", std::string("unexpected error: ") + e.what());
+    }
+    Count(route, req.method, res.status < 0 ? 200 : res.status, Clock::now() - start, true);
+  }
+
   template <typename Handler>
   httplib::Server::Handler Wrap(const char* route, Handler handler) {
     return [this, route, handler](const Request& req, Response& res) {
-      const auto start = Clock::now();
-      thread_local bool lowered = false;
-      if (!lowered && options.worker_nice > 0) {
-        LowerThisThreadPriority(options.worker_nice);
-        lowered = true;
-      }
-      try {
-        handler(req, res);
-      } catch (const std::exception& e) {
-        SendError(res, 500, "internal", std::string("unexpected error: ") + e.what());
-      }
-      Count(route, req.method, res.status < 0 ? 200 : res.status, Clock::now() - start, true);
+      Timed(route, req, res, [&] { handler(req, res); });
     };
   }
 
@@ -280,8 +292,7 @@ struct HttpServer::State {
   template <typename Handler>
   httplib::Server::HandlerWithContentReader WrapUpload(const char* route, Handler handler) {
     return [this, route, handler](const Request& req, Response& res, const httplib::ContentReader& reader) {
-      auto wrapped = Wrap(route, [&](const Request& r, Response& s) { handler(r, s, reader); });
-      wrapped(req, res);
+      Timed(route, req, res, [&] { handler(req, res, reader); });
     };
   }
 };
@@ -332,23 +343,21 @@ void HttpServer::State::Register() {
   s.Post(R"(/predict)", WrapUpload("/predict", [this](const Request& req, Response& res, const httplib::ContentReader& r) {
     PostPrediction(req, res, r, /*compat=*/true);
   }));
-  s.Get(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", [this](const Request& req, Response& res) {
-    auto paging = ParsePaging(req, res);
-    if (!paging) return;
-    auto page = service.store().List(paging->page, paging->per_page);
-    if (!page) return SendStoreError(res, page.error());
-    SendJson(res, 200, PredictionPageJson(*page));
-  }));
-  s.Get(R"(/predictions)", Wrap("/predictions", [this](const Request& req, Response& res) {
-    auto paging = ParsePaging(req, res);
-    if (!paging) return;
-    auto page = service.store().List(paging->page, paging->per_page);
-    if (!page) return SendStoreError(res, page.error());
-    SendJson(res, 200, CompatPageJson(*page));
-  }));
+  // The history in either shape: the API's or the original Flask one.
+  auto list = [this](nlohmann::json (*shape)(const store::PredictionPage&)) {
+    return [this, shape](const Request& req, Response& res) {
+      auto paging = ParsePaging(req, res);
+      if (!paging) return;
+      auto page = service.store().List(paging->page, paging->per_page);
+      if (!page) return SendStoreError(res, page.error());
+      SendJson(res, 200, shape(*page));
+    };
+  };
+  s.Get(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", list(&PredictionPageJson)));
+  s.Get(R"(/predictions)", Wrap("/predictions", list(&CompatPageJson)));
   s.Get(R"(/api/v1/predictions/([^/]+))", Wrap("/api/v1/predictions/{id}", [this](const Request& req, Response& res) {
     const std::string id = req.matches[1];
-    if (!IsPredictionId(id)) return SendError(res, 404, "not_found", "no prediction with id '" + id + "'");
+    if (!KnownIdShape(id, res)) return;
     auto record = service.store().Get(id);
     if (!record) return SendStoreError(res, record.error());
     SendJson(res, 200, PredictionJson(*record));
@@ -356,7 +365,7 @@ void HttpServer::State::Register() {
   s.Get(R"(/api/v1/predictions/([^/]+)/image)",
         Wrap("/api/v1/predictions/{id}/image", [this](const Request& req, Response& res) {
           const std::string id = req.matches[1];
-          if (!IsPredictionId(id)) return SendError(res, 404, "not_found", "no prediction with id '" + id + "'");
+          if (!KnownIdShape(id, res)) return;
           auto png = service.store().GetPreview(id);
           if (!png) return SendStoreError(res, png.error());
           res.set_header("Cache-Control", "private, max-age=31536000, immutable");  // ids never change
@@ -365,7 +374,7 @@ void HttpServer::State::Register() {
   s.Get(R"(/api/v1/predictions/([^/]+)/heatmap)",
         Wrap("/api/v1/predictions/{id}/heatmap", [this](const Request& req, Response& res) {
           const std::string id = req.matches[1];
-          if (!IsPredictionId(id)) return SendError(res, 404, "not_found", "no prediction with id '" + id + "'");
+          if (!KnownIdShape(id, res)) return;
           auto png = service.Heatmap(id);
           if (!png) {
             if (png.error().code == ErrorCode::kModelError || png.error().code == ErrorCode::kInternal)
