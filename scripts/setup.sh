@@ -30,6 +30,13 @@ fi
 if [ -f tests/web/package-lock.json ] && [ ! -d tests/web/node_modules/playwright-core ]; then
   npm ci --prefix tests/web --no-audit --no-fund --loglevel=error
 fi
+# The cloud checks' HCL and YAML parsers (@cdktf/hcl2json, yaml), pinned by package-lock.json.
+if [ -f tests/cloud/package-lock.json ] &&
+   { [ ! -d tests/cloud/node_modules/@cdktf/hcl2json ] || [ ! -d tests/cloud/node_modules/yaml ]; }; then
+  npm ci --prefix tests/cloud --no-audit --no-fund --loglevel=error
+fi
+# kubectl renders deploy/k8s in the cloud.k8s test; it is not a Debian package.
+command -v kubectl >/dev/null || echo "setup: kubectl is not on PATH; the cloud.k8s test will fail until it is"
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"

@@ -1,0 +1,3 @@
+output "s3_endpoint_id" {
+  value = aws_vpc_endpoint.s3.id
+}

@@ -1,0 +1,7 @@
+output "instance_id" {
+  value = aws_instance.trainer.id
+}
+
+output "private_ip" {
+  value = aws_instance.trainer.private_ip
+}
