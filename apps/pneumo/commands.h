@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "data/image_folder.h"
+#include "data/patient_split.h"
 #include "model/model_card.h"
 
 namespace pneumo::app {
@@ -24,6 +25,9 @@ void AddServeCommand(CLI::App& app, int& exit_code);
 // folder's fingerprint differs from the card's, since the patients would then differ too.
 Result<std::vector<data::LabeledImage>> ValidationImagesFor(const model::ModelCard& card,
                                                             const std::filesystem::path& data);
+
+// The whole train/validation split of the model's training run, re-carved the same way.
+Result<data::Split> TrainingSplitFor(const model::ModelCard& card, const std::filesystem::path& data);
 
 // --model's default: $PNEUMO_MODEL, else the shipped model next to the binary's source tree.
 std::filesystem::path DefaultModelPath();

@@ -146,11 +146,17 @@ void AddPredictCommand(CLI::App& app, int& exit_code) {
       }
       const int label = o.probability >= threshold ? data::kPneumonia : data::kNormal;
       if (args->json) {
-        out.push_back({{"file", o.file.string()}, {"label", data::LabelName(label)},
-                       {"probability", o.probability}, {"threshold", threshold}});
+        nlohmann::json row{{"file", o.file.string()}, {"label", data::LabelName(label)},
+                           {"probability", o.probability}, {"threshold", threshold}};
+        if ((*predictor)->has_ood_statistics()) {
+          row["ood_score"] = o.ood_score;
+          row["out_of_distribution"] = o.out_of_distribution;
+        }
+        out.push_back(row);
       } else {
-        std::printf("%-10s %11.4f %9.4f  %s\n", std::string(data::LabelName(label)).c_str(), o.probability,
-                    threshold, o.file.c_str());
+        std::printf("%-10s %11.4f %9.4f  %s%s\n", std::string(data::LabelName(label)).c_str(), o.probability,
+                    threshold, o.file.c_str(),
+                    o.out_of_distribution ? "  (does not look like a frontal chest X-ray)" : "");
       }
     }
     if (args->json) std::printf("%s\n", out.dump(2).c_str());

@@ -16,6 +16,32 @@ void AddTrainCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--arch", options->architecture, "pneumonet | resnet50 | tiny")->capture_default_str();
   cmd->add_option("--input-size", options->input_size, "Square input side in pixels")->capture_default_str();
   cmd->add_option("--normalization", options->normalization, "per_image | dataset")->capture_default_str();
+  cmd->add_option("--equalization", options->equalization, "none | clahe (before normalisation, everywhere)")
+      ->check(CLI::IsMember({"none", "clahe"}))
+      ->capture_default_str();
+  cmd->add_option("--borders", options->borders, "uniform (trim flat edge bands) | none")
+      ->check(CLI::IsMember({"none", "uniform"}))
+      ->capture_default_str();
+  cmd->add_option("--border-probability", options->augment.border_probability, "Flat edge bands augmentation")
+      ->capture_default_str();
+  cmd->add_option("--cache-side", options->cache_side, "Side images are held at for crops (0 = input size)")
+      ->capture_default_str();
+  cmd->add_option("--split-seed", options->split_seed, "Seed of the validation split (same for all ensemble members)")
+      ->capture_default_str();
+  cmd->add_option("--ema-decay", options->ema_decay, "Weight moving average (0 = off)")->capture_default_str();
+  cmd->add_option("--stress-per-image", options->stress_per_image,
+                  "Shifted copies per validation image in the per-epoch stress sample")
+      ->capture_default_str();
+  cmd->add_option_function<std::string>(
+         "--augment",
+         [options](const std::string& name) {
+           options->augment = name == "v1" ? data::AugmentOptions{} : train::RobustAugmentation();
+         },
+         "robust (random resized crops, strong intensity jitter) | v1 (the 1.0.0 recipe)")
+      ->check(CLI::IsMember({"robust", "v1"}))
+      ->default_str("robust");
+  cmd->add_option("--crop-probability", options->augment.crop_probability, "Random resized crop probability")
+      ->capture_default_str();
   cmd->add_option("--epochs", options->epochs, "Maximum epochs")->capture_default_str();
   cmd->add_option("--batch-size", options->batch_size)->capture_default_str();
   cmd->add_option("--lr", options->learning_rate, "Peak learning rate (AdamW)")->capture_default_str();

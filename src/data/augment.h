@@ -1,9 +1,10 @@
-// Random augmentation suited to chest X-rays: small geometric changes (the patient is never
-// mirrored: the heart's side matters) and strong intensity changes, because the sites and
-// machines that made the test images differ in exposure and contrast.
+// Random augmentation suited to chest X-rays: random resized crops and small geometric changes
+// (the patient is never mirrored: the heart's side matters), and strong intensity changes,
+// because the sites and machines that made the test images differ in framing, exposure and
+// contrast.
 //
 //   std::mt19937 rng(seed);
-//   cv::Mat augmented = Augment(gray01, AugmentOptions{}, rng);  // same size, CV_32FC1
+//   cv::Mat augmented = Augment(gray01, AugmentOptions{}, rng, /*output_side=*/192);
 //
 // Pure function of its inputs and the generator; thread-safe with one generator per thread.
 #pragma once
@@ -24,8 +25,22 @@ struct AugmentOptions {
   double gamma = 0.35;                 // exponent exp(uniform[-g, g])
   double blur_probability = 0.25;      // Gaussian blur, sigma in [0.3, 1.2] px: softer films
   double noise_std = 0.02;             // additive Gaussian noise, std uniform in [0, noise_std]
+  // Random resized crop (Szegedy et al. 2015) before the affine step: a region of
+  // [min_crop_area, 1] of the image with aspect ratio in [1/max_crop_aspect, max_crop_aspect],
+  // stretched to the output side. Framing differs between sites more than anything else.
+  double crop_probability = 0.0;       // 0 keeps the whole image (the 1.0.0 recipe)
+  double min_crop_area = 0.35;
+  double max_crop_aspect = 4.0 / 3.0;
+  double sharpen_probability = 0.0;    // unsharp mask, amount in [0.3, 1.5]: harder kernels
+  // Flat bands (black, white or a gray) up to max_border of the side on one to four edges: film
+  // edges, collimators and padding that other sites leave in the image.
+  double border_probability = 0.0;
+  double max_border = 0.15;
 };
 
-cv::Mat Augment(const cv::Mat& gray01, const AugmentOptions& options, std::mt19937& rng);
+// `output_side` 0 keeps the input's size; otherwise the result is output_side square. The input
+// is CV_32FC1 in [0, 1] and the output is too.
+cv::Mat Augment(const cv::Mat& gray01, const AugmentOptions& options, std::mt19937& rng,
+                int output_side = 0);
 
 }  // namespace pneumo::data

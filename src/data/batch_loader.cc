@@ -20,6 +20,8 @@ std::size_t BatchLoader::batches_per_epoch() const {
   return (order_.size() + b - 1) / b;
 }
 
+int BatchLoader::side() const { return options_.output_side > 0 ? options_.output_side : cache_.input_size(); }
+
 void BatchLoader::StopWorkers() {
   {
     std::lock_guard lock(mu_);
@@ -84,7 +86,7 @@ Batch BatchLoader::MakeBatch(std::size_t batch_index, int epoch) const {
   const std::size_t begin = batch_index * static_cast<std::size_t>(options_.batch_size);
   const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(options_.batch_size));
   Batch batch;
-  batch.side = cache_.input_size();
+  batch.side = side();
   batch.size = static_cast<int>(end - begin);
   const std::size_t plane = static_cast<std::size_t>(batch.side) * batch.side;
   batch.pixels.resize(plane * batch.size);
@@ -96,8 +98,11 @@ Batch BatchLoader::MakeBatch(std::size_t batch_index, int epoch) const {
       std::mt19937 rng(static_cast<std::uint32_t>(options_.seed * 7919ULL + epoch * 104729ULL + sample));
       x = Augment(cache_.image(sample), options_.augment_options, rng);
     } else {
-      x = cache_.image(sample).clone();
+      x = cache_.image(sample);
     }
+    // What serving does to an upload, in the same order: trim, resize, then normalise.
+    if (options_.normalization.borders == "uniform") x = image::TrimUniformBorders(x);
+    x = image::ResizeForModel(x, batch.side);  // a copy even at the same size
     image::NormalizeInPlace(x, options_.normalization);
     if (!x.isContinuous()) x = x.clone();
     std::memcpy(batch.pixels.data() + (k - begin) * plane, x.ptr<float>(), plane * sizeof(float));

@@ -38,6 +38,7 @@ struct BatchLoaderOptions {
   bool augment = true;
   AugmentOptions augment_options;
   image::Normalization normalization;
+  int output_side = 0;            // side of the batches' images; 0: the cache's
   int workers = 1;                // augmentation threads
   int prefetch = 4;               // batches ready ahead of the consumer
   std::uint64_t seed = 42;
@@ -53,6 +54,7 @@ class BatchLoader {
   void StartEpoch(int epoch);
   std::optional<Batch> Next();  // nullopt once the epoch's batches are exhausted
   std::size_t batches_per_epoch() const;
+  int side() const;
 
  private:
   void StopWorkers();

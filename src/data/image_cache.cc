@@ -8,13 +8,13 @@
 namespace pneumo::data {
 
 Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, int input_size,
-                                     int threads) {
+                                     int threads, bool trim_borders) {
   std::vector<cv::Mat> decoded(images.size());
   std::vector<Error> errors(images.size(), Error{ErrorCode::kInternal, ""});
   ParallelFor(0, images.size(), threads, [&](std::size_t i) {
     auto gray = image::DecodeImageFile(images[i].path);
     if (gray) {
-      decoded[i] = image::ResizeForModel(*gray, input_size);
+      decoded[i] = image::ResizeForModel(trim_borders ? image::TrimUniformBorders(*gray) : *gray, input_size);
     } else {
       errors[i] = gray.error();
     }
@@ -32,6 +32,14 @@ Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, in
     cache.labels_.push_back(images[i].label);
   }
   if (cache.images_.empty()) return Fail(ErrorCode::kNotFound, "no image could be decoded");
+  return cache;
+}
+
+ImageCache ImageCache::FromImages(std::vector<cv::Mat> images, std::vector<int> labels, int side) {
+  ImageCache cache;
+  cache.images_ = std::move(images);
+  cache.labels_ = std::move(labels);
+  cache.input_size_ = side;
   return cache;
 }
 

@@ -22,8 +22,12 @@ namespace pneumo::data {
 class ImageCache {
  public:
   // Files that fail to decode are left out and counted in skipped(); kNotFound if none decode.
+  // `trim_borders`: image::TrimUniformBorders before resizing, as serving does.
   static Result<ImageCache> Build(const std::vector<LabeledImage>& images, int input_size,
-                                  int threads);
+                                  int threads, bool trim_borders = false);
+
+  // Images already decoded and sized (CV_32FC1 in [0, 1], all side x side), e.g. shifted copies.
+  static ImageCache FromImages(std::vector<cv::Mat> images, std::vector<int> labels, int side);
 
   std::size_t size() const { return images_.size(); }
   const cv::Mat& image(std::size_t i) const { return images_[i]; }

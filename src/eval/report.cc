@@ -185,15 +185,14 @@ std::string RocSvg(const ReportInput& input) {
   return plot.Finish(UnitPlot::Corner::kLowerRight);
 }
 
-std::string CalibrationSvg(const ReportInput& input) {
-  UnitPlot plot("Calibration (reliability) curve", "Mean predicted probability",
-                "Observed fraction of positives");
+std::string CalibrationSvg(const std::vector<ReliabilityBin>& reliability, double ece, std::string_view title) {
+  UnitPlot plot(title, "Mean predicted probability", "Observed fraction of positives");
   // Bin counts as faint bars along the bottom (a quarter of the plot for the fullest bin): a
   // point resting on three images deserves less trust than one resting on three hundred.
   std::int64_t max_count = 0;
-  for (const ReliabilityBin& bin : input.reliability) max_count = std::max(max_count, bin.count);
+  for (const ReliabilityBin& bin : reliability) max_count = std::max(max_count, bin.count);
   if (max_count > 0) {
-    for (const ReliabilityBin& bin : input.reliability) {
+    for (const ReliabilityBin& bin : reliability) {
       if (bin.count == 0) continue;
       const double height = 0.25 * static_cast<double>(bin.count) / static_cast<double>(max_count);
       const double x = UnitPlot::X(bin.lower), w = UnitPlot::X(bin.upper) - x;
@@ -206,14 +205,14 @@ std::string CalibrationSvg(const ReportInput& input) {
   }
   plot.Diagonal();
   std::vector<std::pair<double, double>> xy;
-  for (const ReliabilityBin& bin : input.reliability) {
+  for (const ReliabilityBin& bin : reliability) {
     if (bin.count > 0) xy.emplace_back(bin.mean_probability, bin.positive_rate);
   }
   if (!xy.empty()) {
     plot.Add("<polyline points=\"" + Points(xy) +
              "\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>\n");
   }
-  for (const ReliabilityBin& bin : input.reliability) {
+  for (const ReliabilityBin& bin : reliability) {
     if (bin.count == 0) continue;
     plot.Add("<circle cx=\"" + Fixed(UnitPlot::X(bin.mean_probability), 1) + "\" cy=\"" +
              Fixed(UnitPlot::Y(bin.positive_rate), 1) + "\" r=\"4\" fill=\"#1f77b4\"><title>n = " +
@@ -223,7 +222,7 @@ std::string CalibrationSvg(const ReportInput& input) {
   plot.LegendEntry(
       "<line x1=\"0\" y1=\"0\" x2=\"20\" y2=\"0\" stroke=\"#1f77b4\" stroke-width=\"2\"/>"
       "<circle cx=\"10\" cy=\"0\" r=\"4\" fill=\"#1f77b4\"/>",
-      "model (ECE = " + Fixed(input.metrics.ece, 4) + ")");
+      "model (ECE = " + Fixed(ece, 4) + ")");
   plot.LegendEntry(
       "<line x1=\"0\" y1=\"0\" x2=\"20\" y2=\"0\" stroke=\"#888888\" "
       "stroke-dasharray=\"6 4\"/>",
@@ -348,8 +347,25 @@ std::string IndexHtml(const ReportInput& input) {
       "\"><figcaption>Reliability: points on the diagonal are perfectly calibrated."
       "</figcaption></figure>\n"
       "<figure><img src=\"confusion.svg\" alt=\"Confusion matrix\"><figcaption>Confusion matrix "
-      "at the operating threshold.</figcaption></figure>\n"
-      "</body>\n</html>\n";
+      "at the operating threshold.</figcaption></figure>\n";
+  if (input.stress) {
+    html += "<h2>Stress validation</h2>\n<p>The same images under acquisition shifts, at the same threshold.</p>\n"
+            "<table>\n<tr><th>condition</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th>"
+            "<th>ECE</th></tr>\n";
+    auto row = [&](const std::string& name, const BinaryMetrics& r) {
+      html += "<tr><td>" + Escape(name) + "</td><td class=\"value\">" + Fixed(r.accuracy, 4) +
+              "</td><td class=\"value\">" + Fixed(r.auc, 4) + "</td><td class=\"value\">" + Fixed(r.sensitivity, 4) +
+              "</td><td class=\"value\">" + Fixed(r.specificity, 4) + "</td><td class=\"value\">" + Fixed(r.ece, 4) +
+              "</td></tr>\n";
+    };
+    for (const auto& c : input.stress->conditions) row(c.name, c.metrics);
+    row("mean", input.stress->mean);
+    row("worst", input.stress->worst);
+    html += "</table>\n<figure><img src=\"calibration_stress.svg\" alt=\"Calibration under stress, ECE " +
+            Fixed(input.stressed_ece, 4) +
+            "\"><figcaption>Reliability of every stress condition pooled.</figcaption></figure>\n";
+  }
+  html += "</body>\n</html>\n";
   return html;
 }
 
@@ -364,12 +380,16 @@ Result<void> WriteReport(const std::filesystem::path& dir, const ReportInput& in
   }
   const std::pair<const char*, std::string> files[] = {
       {"roc.svg", RocSvg(input)},
-      {"calibration.svg", CalibrationSvg(input)},
+      {"calibration.svg", CalibrationSvg(input.reliability, input.metrics.ece, "Calibration (reliability) curve")},
+      {"calibration_stress.svg",
+       input.stress ? CalibrationSvg(input.stressed_reliability, input.stressed_ece, "Calibration under stress")
+                    : std::string()},
       {"confusion.svg", ConfusionSvg(input)},
       // Last, so that an index.html on disk means its images were written too.
       {"index.html", IndexHtml(input)},
   };
   for (const auto& [name, content] : files) {
+    if (content.empty()) continue;
     if (auto written = WriteFile(dir / name, content); !written) return written;
   }
   return {};

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "eval/binary_metrics.h"
+#include "eval/stress_summary.h"
 
 namespace pneumo::eval {
 
@@ -22,9 +24,15 @@ struct ReportInput {
   BinaryMetrics metrics;
   std::vector<RocPoint> roc;
   std::vector<ReliabilityBin> reliability;
+  // Optional (evaluate --stress): a table per condition and the reliability of all conditions
+  // pooled, drawn as calibration_stress.svg.
+  std::optional<StressSummary> stress;
+  std::vector<ReliabilityBin> stressed_reliability;
+  double stressed_ece = 0;
 };
 
-// Creates `dir` if needed and writes index.html, roc.svg, calibration.svg, confusion.svg.
+// Creates `dir` if needed and writes index.html, roc.svg, calibration.svg, confusion.svg (and
+// calibration_stress.svg with a stress summary).
 Result<void> WriteReport(const std::filesystem::path& dir, const ReportInput& input);
 
 }  // namespace pneumo::eval

@@ -23,11 +23,24 @@ struct Normalization {
   std::string mode = "per_image";
   float mean = 0.0f;  // of training pixels after the mode's first step
   float std = 1.0f;
+  // Applied before the mode: "none", or "clahe" (contrast-limited adaptive histogram
+  // equalisation, clip 2, 8x8 tiles, on the input-size image): it maps each site's exposure and
+  // contrast curve onto a similar local histogram, one acquisition difference fewer to learn.
+  std::string equalization = "none";
+  // Applied first, on the decoded image: "none", or "uniform": rows and columns at the edges that
+  // hold one flat value (a film edge, collimator band or padding, std below 0.02) are cut away,
+  // at most a quarter of each side, so that framing does not change what the network sees.
+  std::string borders = "none";
 };
 
-// kInvalidArgument unless mode is "per_image" or "dataset" and std is a positive finite number.
+// kInvalidArgument unless mode is "per_image" or "dataset", equalization "none" or "clahe",
+// borders "none" or "uniform", and std is a positive finite number.
 // Whoever loads a model card calls this once, so NormalizeInPlace can trust its argument.
 Result<void> ValidateNormalization(const Normalization& normalization);
+
+// The decoded image without its uniform edge bands (see Normalization::borders); a view into
+// `gray` (no copy). CV_32FC1 or CV_8UC1.
+cv::Mat TrimUniformBorders(const cv::Mat& gray);
 
 // Squashes to input_size x input_size without keeping aspect ratio (the Kermany training copy was
 // made that way), with area interpolation when shrinking. Input CV_32FC1 or CV_8UC1; output has

@@ -109,7 +109,8 @@ void Batcher::RunBatch(std::vector<Request>& batch) {
   }
   const auto compute_time = duration_cast<microseconds>(Clock::now() - start);
 
-  if (values && values->size() != batch.size()) {
+  const std::size_t per_image = static_cast<std::size_t>(std::max(1, options_.values_per_image));
+  if (values && values->size() != batch.size() * per_image) {
     values = Fail(ErrorCode::kInternal, "batch function returned " +
                                             std::to_string(values->size()) + " values for " +
                                             std::to_string(batch.size()) + " images");
@@ -121,7 +122,9 @@ void Batcher::RunBatch(std::vector<Request>& batch) {
       continue;
     }
     request.promise.set_value(BatchOutput{
-        .value = (*values)[i],
+        .value = (*values)[i * per_image],
+        .extra = std::vector<float>(values->begin() + static_cast<std::ptrdiff_t>(i * per_image + 1),
+                                    values->begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image)),
         .queue_time = duration_cast<microseconds>(start - request.enqueued),
         .compute_time = compute_time,
         .batch_size = static_cast<int>(batch.size()),

@@ -38,17 +38,21 @@ struct BatcherOptions {
   // Default 256. Requests waiting (not counting the batch being computed) beyond which Submit
   // answers kUnavailable instead of queueing. Values below 1 count as 1.
   std::size_t max_queue = 256;
+  // Default 1. Numbers the batch function returns per image, image after image (e.g. 2: the
+  // logit and the OOD score); the first is BatchOutput::value, the others BatchOutput::extra.
+  int values_per_image = 1;
 };
 
 // What one request gets back.
 struct BatchOutput {
   float value = 0;                       // this request's element of the batch function's output
+  std::vector<float> extra;              // its further values when values_per_image > 1
   std::chrono::microseconds queue_time{0};    // from Submit to the start of its batch's call
   std::chrono::microseconds compute_time{0};  // duration of the batch function call
   int batch_size = 0;                    // requests in the call that computed it
 };
 
-// Takes prepared images, returns one value per image, in order. Called only on the Batcher's
+// Takes prepared images, returns values_per_image values per image, in order. Called only on the Batcher's
 // worker thread, never concurrently. Errors and exceptions fail that batch's requests only.
 using BatchFunction = std::function<Result<std::vector<float>>(std::span<const cv::Mat>)>;
 

@@ -51,18 +51,46 @@ std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::ve
         where.push_back(i);
       }
     }
-    auto logits = predictor.Logits(good);
+    auto predicted = predictor.Predict(good);
     for (std::size_t k = 0; k < where.size(); ++k) {
       FileOutcome& o = outcomes[where[k]];
-      if (!logits) {
-        o.error = logits.error();
+      if (!predicted) {
+        o.error = predicted.error();
       } else {
-        o.logit = (*logits)[k];
-        o.probability = model::CalibratedProbability(o.logit, predictor.card().temperature, predictor.card().bias);
+        o.logit = (*predicted)[k].logit;
+        o.probability = (*predicted)[k].probability;
+        o.ood_score = (*predicted)[k].ood_score;
+        o.out_of_distribution = (*predicted)[k].out_of_distribution;
       }
     }
   }
   return outcomes;
+}
+
+Result<std::vector<std::vector<std::vector<float>>>> FileFeatures(model::Predictor& predictor,
+                                                                  const std::vector<fs::path>& files,
+                                                                  const FileInferenceOptions& options,
+                                                                  std::vector<std::size_t>* kept) {
+  std::vector<std::vector<std::vector<float>>> out(predictor.member_count());
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch_size));
+  for (std::size_t begin = 0; begin < files.size(); begin += batch) {
+    const std::size_t end = std::min(files.size(), begin + batch);
+    std::vector<cv::Mat> prepared(end - begin);
+    ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
+      if (auto gray = image::DecodeImageFile(files[i])) prepared[i - begin] = predictor.Prepare(*gray);
+    });
+    std::vector<cv::Mat> good;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (prepared[i - begin].empty()) continue;
+      good.push_back(prepared[i - begin]);
+      if (kept) kept->push_back(i);
+    }
+    auto features = predictor.Features(good);
+    if (!features) return std::unexpected(features.error());
+    for (std::size_t m = 0; m < out.size(); ++m)
+      for (auto& f : (*features)[m]) out[m].push_back(std::move(f));
+  }
+  return out;
 }
 
 }  // namespace pneumo::infer

@@ -6,14 +6,20 @@ namespace pneumo::model {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+std::vector<ModelMember> MembersOf(const ModelCard& card) {
+  if (!card.members.empty()) return card.members;
+  return {ModelMember{card.architecture, kWeightsFile, card.weights_sha256, json::object()}};
+}
+
 json ToJson(const ModelCard& card) {
-  return json{
+  json out{
       {"name", card.name},
       {"version", card.version},
       {"architecture", card.architecture},
       {"input", {{"size", card.input_size}, {"channels", 1}, {"resize", "squash (aspect ratio not kept), area interpolation"}}},
       {"normalization",
-       {{"mode", card.normalization.mode}, {"mean", card.normalization.mean}, {"std", card.normalization.std}}},
+       {{"mode", card.normalization.mode}, {"mean", card.normalization.mean}, {"std", card.normalization.std},
+        {"equalization", card.normalization.equalization}, {"borders", card.normalization.borders}}},
       {"temperature", card.temperature},
       {"bias", card.bias},
       {"threshold", card.threshold},
@@ -23,6 +29,19 @@ json ToJson(const ModelCard& card) {
       {"training", card.training},
       {"intended_use", card.intended_use},
   };
+  if (!card.members.empty()) {
+    out.erase("weights");
+    json members = json::array();
+    for (const auto& m : card.members)
+      members.push_back({{"architecture", m.architecture},
+                         {"weights", {{"file", m.weights_file}, {"sha256", m.weights_sha256}}},
+                         {"training", m.training}});
+    out["members"] = members;
+  }
+  if (!card.ood.file.empty())
+    out["ood"] = {{"file", card.ood.file}, {"sha256", card.ood.sha256}, {"threshold", card.ood.threshold},
+                  {"rule", card.ood.rule}, {"fit", card.ood.fit}};
+  return out;
 }
 
 Result<ModelCard> ModelCardFromJson(const json& j) {
@@ -36,11 +55,38 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
     card.normalization.mode = norm.at("mode").get<std::string>();
     card.normalization.mean = norm.at("mean").get<float>();
     card.normalization.std = norm.at("std").get<float>();
+    card.normalization.equalization = norm.value("equalization", "none");
+    card.normalization.borders = norm.value("borders", "none");
     card.temperature = j.at("temperature").get<double>();
     card.bias = j.value("bias", 0.0);  // cards before calibration had an intercept have none
     card.threshold = j.at("threshold").get<double>();
     card.threshold_rule = j.value("threshold_rule", "");
-    card.weights_sha256 = j.at("weights").value("sha256", "");
+    if (j.contains("members")) {
+      for (const auto& m : j.at("members")) {
+        ModelMember member{m.at("architecture").get<std::string>(), m.at("weights").at("file").get<std::string>(),
+                           m.at("weights").value("sha256", ""), m.value("training", json::object())};
+        // Members live inside the model directory: no absolute paths, no way out of it.
+        const fs::path file(member.weights_file);
+        if (file.empty() || file.is_absolute() || file.lexically_normal().string().starts_with(".."))
+          return Fail(ErrorCode::kModelError, "model card: a member's weights file must lie inside the model directory");
+        card.members.push_back(std::move(member));
+      }
+      if (card.members.empty()) return Fail(ErrorCode::kModelError, "model card: members is empty");
+    } else {
+      card.weights_sha256 = j.at("weights").value("sha256", "");
+    }
+    if (j.contains("ood")) {
+      const auto& ood = j.at("ood");
+      card.ood.file = ood.at("file").get<std::string>();
+      card.ood.sha256 = ood.value("sha256", "");
+      card.ood.threshold = ood.at("threshold").get<double>();
+      card.ood.rule = ood.value("rule", "");
+      card.ood.fit = ood.value("fit", json::object());
+      const fs::path file(card.ood.file);
+      if (file.empty() || file.is_absolute() || file.lexically_normal().string().starts_with(".."))
+        return Fail(ErrorCode::kModelError, "model card: the OOD statistics file must lie inside the model directory");
+      if (!(card.ood.threshold > 0)) return Fail(ErrorCode::kModelError, "model card: ood.threshold must be > 0");
+    }
     card.validation = j.value("validation", json::object());
     card.training = j.value("training", json::object());
     card.intended_use = j.value("intended_use", json::object());

@@ -1,10 +1,13 @@
-// A loaded model ready for inference: network, weights and card. Keeps torch out of its users.
+// A loaded model ready for inference: its networks (one, or an ensemble's members), weights,
+// OOD statistics and card. Keeps torch out of its users.
 //
 //   auto predictor = Predictor::Load("models/default");     // Result<std::unique_ptr<Predictor>>
-//   cv::Mat x = (*predictor)->Prepare(decoded_gray);       // resize + normalise per the card
-//   auto p = (*predictor)->Probabilities({&x, 1});         // calibrated P(pneumonia) per image
+//   cv::Mat x = (*predictor)->Prepare(decoded_gray);       // resize + equalise + normalise per the card
+//   auto out = (*predictor)->Predict({&x, 1});             // logit, calibrated P(pneumonia), OOD score
 //
-// Not thread-safe: one thread owns a Predictor (the server's inference thread, or the CLI).
+// Thread-safety: card() and Prepare() are const and safe from any thread (HTTP threads prepare
+// while the model thread predicts). Predict, Logits, Probabilities, Features and GradCam run the
+// networks: one thread at a time.
 #pragma once
 
 #include <opencv2/core/mat.hpp>
@@ -33,8 +36,21 @@ class Predictor {
   // normalised). The one preprocessing path shared with training.
   cv::Mat Prepare(const cv::Mat& gray01) const;
 
-  // Raw logits for prepared images, one forward pass per call.
+  struct Output {
+    float logit = 0;        // mean of the members' logits
+    float probability = 0;  // sigmoid(logit / temperature + bias)
+    float ood_score = 0;    // mean Mahalanobis score over members; 0 when the model has no statistics
+    bool out_of_distribution = false;  // ood_score above the card's threshold
+  };
+  // One forward pass per member per call; the OOD score comes from the same pass.
+  Result<std::vector<Output>> Predict(std::span<const cv::Mat> prepared);
+  bool has_ood_statistics() const;
+
+  // Raw (member-averaged) logits for prepared images.
   Result<std::vector<float>> Logits(std::span<const cv::Mat> prepared);
+  // Globally pooled last-layer features, [member][image][feature], to fit OOD statistics.
+  Result<std::vector<std::vector<std::vector<float>>>> Features(std::span<const cv::Mat> prepared);
+  std::size_t member_count() const;
   // Calibrated probabilities: sigmoid(logit / temperature + bias) with the card's values.
   Result<std::vector<float>> Probabilities(std::span<const cv::Mat> prepared);
 

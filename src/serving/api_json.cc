@@ -21,7 +21,7 @@ nlohmann::json PredictionJson(const store::PredictionRecord& r) {
   if (!reasons.is_array()) reasons = nlohmann::json::array();
   nlohmann::json image = details.value("image", nlohmann::json::object());
   if (!image.is_object()) image = nlohmann::json::object();
-  return {
+  nlohmann::json out{
       {"id", r.id},
       {"filename", r.filename},
       {"label", r.label},
@@ -36,6 +36,12 @@ nlohmann::json PredictionJson(const store::PredictionRecord& r) {
       {"timings_ms", {{"decode", r.decode_ms}, {"queue", r.queue_ms}, {"inference", r.inference_ms}}},
       {"links", {{"self", self}, {"image", self + "/image"}, {"heatmap", self + "/heatmap"}}},
   };
+  // Present when the model that made the prediction has OOD statistics (null before 2.0 models).
+  const auto score = details.find("ood_score");
+  out["ood_score"] = score != details.end() && score->is_number() ? *score : nlohmann::json(nullptr);
+  const auto ood = details.find("out_of_distribution");
+  out["out_of_distribution"] = ood != details.end() && ood->is_boolean() && ood->get<bool>();
+  return out;
 }
 
 nlohmann::json PredictionPageJson(const store::PredictionPage& page) {

@@ -23,6 +23,12 @@ double Milliseconds(std::chrono::microseconds d) { return d.count() / 1000.0; }
 const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                              0.25,  0.5,    1,     2.5,  5,    10,   30};
 
+// What the batch function returns per image: the logit, then the OOD score.
+constexpr int kValuesPerImage = 2;
+
+// OOD scores are ~1 for a typical training X-ray; far-off inputs reach 10 and beyond.
+const std::vector<double> kOodBuckets = {0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 20};
+
 PredictError Failure(PredictError::Kind kind, Error error) { return PredictError{kind, std::move(error)}; }
 
 }  // namespace
@@ -40,6 +46,12 @@ struct PredictionService::Metrics {
                                   {1, 2, 4, 8, 16, 32, 64, 128})),
         heatmap(r.AddHistogram("pneumo_heatmap_duration_seconds",
                                "Time to compute and render a Grad-CAM heatmap (cache misses)", kLatencyBuckets)),
+        ood_score(r.AddHistogram("pneumo_ood_score",
+                                 "Out-of-distribution score of each prediction (Mahalanobis distance of the "
+                                 "network's features; ~1 for typical training X-rays)",
+                                 kOodBuckets)),
+        ood(r.AddCounter("pneumo_predictions_ood_total",
+                         "Predictions whose image does not look like a frontal chest X-ray")),
         review(r.AddCounter("pneumo_predictions_review_total", "Predictions flagged for human review")),
         rejected(r.AddCounter("pneumo_inputs_rejected_total", "Uploads refused as unreadable or unsafe")) {
     r.AddGauge("pneumo_model_info", "The model being served (value is always 1)",
@@ -56,6 +68,8 @@ struct PredictionService::Metrics {
   metrics::Histogram& inference;
   metrics::Histogram& batch_size;
   metrics::Histogram& heatmap;
+  metrics::Histogram& ood_score;
+  metrics::Counter& ood;
   metrics::Counter& review;
   metrics::Counter& rejected;
 };
@@ -98,8 +112,10 @@ PredictionService::PredictionService(std::unique_ptr<model::Predictor> predictor
       store_(std::move(store)),
       metrics_(std::make_unique<Metrics>(registry, predictor_->card())),
       explainer_(std::move(explainer)) {
+  infer::BatcherOptions batching = options_.batching;
+  batching.values_per_image = kValuesPerImage;
   batcher_ = std::make_unique<infer::Batcher>(
-      [this](std::span<const cv::Mat> prepared) { return RunBatch(prepared); }, options_.batching);
+      [this](std::span<const cv::Mat> prepared) { return RunBatch(prepared); }, batching);
 }
 
 PredictionService::~PredictionService() = default;
@@ -111,9 +127,16 @@ std::size_t PredictionService::queue_depth() const { return batcher_->queue_dept
 Result<std::vector<float>> PredictionService::RunBatch(std::span<const cv::Mat> prepared) {
   metrics_->batch_size.Observe(static_cast<double>(prepared.size()));
   const auto start = Clock::now();
-  auto logits = predictor_->Logits(prepared);
+  auto outputs = predictor_->Predict(prepared);
   metrics_->inference.Observe(Seconds(Clock::now() - start));
-  return logits;
+  if (!outputs) return std::unexpected(outputs.error());
+  std::vector<float> values;  // kValuesPerImage per image: logit, OOD score
+  values.reserve(outputs->size() * kValuesPerImage);
+  for (const auto& o : *outputs) {
+    values.push_back(o.logit);
+    values.push_back(o.ood_score);
+  }
+  return values;
 }
 
 PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<const std::uint8_t> bytes,
@@ -176,17 +199,26 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   record.label = record.probability >= card.threshold ? "PNEUMONIA" : "NORMAL";
   auto uncertain = UncertaintyReviewReasons(record.probability, card.threshold, options_.review);
   reasons.insert(reasons.begin(), uncertain.begin(), uncertain.end());
+  const bool has_ood = predictor_->has_ood_statistics();
+  const float ood_score = output->extra.empty() ? 0.0f : output->extra.front();
+  const bool out_of_distribution = has_ood && ood_score > card.ood.threshold;
+  // First: the doctor must read this one before trusting anything else on the page.
+  if (out_of_distribution) reasons.insert(reasons.begin(), std::string(kNotChestXrayReason));
   record.review = !reasons.empty();
   record.decode_ms = std::chrono::duration<double, std::milli>(decode_time).count();
   record.queue_ms = Milliseconds(output->queue_time);
   record.inference_ms = Milliseconds(output->compute_time);
-  record.details_json = nlohmann::json{{"review_reasons", reasons},
+  nlohmann::json details{{"review_reasons", reasons},
                                        {"image",
                                         {{"format", image::FormatName(decoded->format)},
                                          {"width", decoded->width},
                                          {"height", decoded->height}}},
-                                       {"batch_size", output->batch_size}}
-                            .dump();
+                                       {"batch_size", output->batch_size}};
+  if (has_ood) {
+    details["ood_score"] = ood_score;
+    details["out_of_distribution"] = out_of_distribution;
+  }
+  record.details_json = details.dump();
 
   if (auto put = store_->Put(record); !put) {
     return std::unexpected(Failure(PredictError::Kind::kStoreUnavailable,
@@ -195,6 +227,8 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   }
   metrics_->Predictions(record.label).Increment();
   if (record.review) metrics_->review.Increment();
+  if (has_ood) metrics_->ood_score.Observe(ood_score);
+  if (out_of_distribution) metrics_->ood.Increment();
   return record;
 }
 

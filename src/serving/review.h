@@ -7,7 +7,8 @@
 // threshold, where validation errors concentrate. The input looks unlike the radiographs the model
 // was trained on (checked on the decoded pixels, cheaply): a colour photograph, a tiny image, an
 // aspect ratio no chest film has, or almost no contrast (blank, saturated or a screenshot of text).
-// These are screens, not an out-of-distribution detector: a chest CT slice or an adult film passes.
+// These are screens; the out-of-distribution check in the network's feature space
+// (model/ood.h, kNotChestXrayReason) catches what they miss, such as a CT slice or a document.
 #pragma once
 
 #include <opencv2/core/mat.hpp>
@@ -18,6 +19,9 @@
 #include "image/decode.h"
 
 namespace pneumo::serving {
+
+// The reason given when the model's OOD check finds the image unlike its training X-rays.
+inline constexpr char kNotChestXrayReason[] = "does not look like a frontal chest X-ray";
 
 struct ReviewPolicy {
   double band = 0.15;         // half-width of the uncertainty band around the threshold

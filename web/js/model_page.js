@@ -69,8 +69,33 @@ function limitsCard() {
       h('li', {}, h('strong', {}, 'Every result must be read by a clinician.'))));
 }
 
+// Clean validation beside the stress validation's mean and worst case: a new site sees
+// something nearer the stressed figures than the clean ones.
+function stressCard(validation) {
+  const stress = validation?.stress;
+  if (!stress || !stress.mean || !stress.worst) return null;
+  const rows = ['accuracy', 'auc', 'sensitivity', 'specificity', 'ece'];
+  const worstOf = stress.worst.conditions ?? {};
+  const count = Array.isArray(stress.conditions) ? stress.conditions.length : 0;
+  return h('section', { class: 'card', id: 'model-stress', 'aria-labelledby': 'stress-heading' },
+    h('h2', { id: 'stress-heading' }, 'Under acquisition shifts'),
+    h('p', { class: 'muted' },
+      `The same validation patients under ${count} simulated differences between hospitals and devices `
+      + '(exposure, contrast, processing, blur, noise, compression, framing, borders, markers). '
+      + 'Expect figures nearer these than the clean ones at another hospital.'),
+    h('table', { class: 'metrics', 'data-testid': 'model-stress' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Metric'), h('th', { scope: 'col' }, 'Clean'),
+        h('th', { scope: 'col' }, 'Stress, mean'), h('th', { scope: 'col' }, 'Stress, worst case'))),
+      h('tbody', {}, rows.map((k) => h('tr', { 'data-key': k },
+        h('th', { scope: 'row' }, METRIC_NAMES[k] ?? humanizeKey(k)),
+        h('td', {}, describeValue(k, validation[k])),
+        h('td', { 'data-stress': 'mean' }, describeValue(k, stress.mean[k])),
+        h('td', { 'data-stress': 'worst' }, describeValue(k, stress.worst[k]),
+          worstOf[k] ? h('span', { class: 'muted small' }, ` (${humanizeKey(worstOf[k]).toLowerCase()})`) : null))))));
+}
+
 function validationCard(validation) {
-  const keys = Object.keys(validation ?? {});
+  const keys = Object.keys(validation ?? {}).filter((k) => k !== 'stress');
   if (!keys.length) return null;
   keys.sort((a, b) => {
     const ia = METRIC_ORDER.indexOf(a), ib = METRIC_ORDER.indexOf(b);
@@ -135,6 +160,7 @@ function render(card) {
               `p = sigmoid(logit / ${formatMetric(card.temperature)}${card.bias != null ? ` + ${formatMetric(card.bias)}` : ''}).`)
           : null)),
     validationCard(card.validation),
+    stressCard(card.validation),
     h('div', { class: 'model-grid' },
       trainingCard(card.training),
       card.intended_use

@@ -51,6 +51,18 @@ function reviewBlock(prediction) {
       : h('p', {}, 'The server marked this result for review.'));
 }
 
+// The model's own check found the image unlike the chest X-rays it knows: said first and loudest,
+// because the verdict below it may mean nothing.
+function oodBlock(prediction) {
+  if (!prediction.out_of_distribution) return null;
+  return h('div', { class: 'ood-warning', id: 'ood-warning', 'data-testid': 'ood-warning', role: 'alert' },
+    h('p', { class: 'ood-warning__title' },
+      h('span', { class: 'ood-warning__icon', 'aria-hidden': 'true' }, '⛔'),
+      'This image does not look like a frontal chest X-ray'),
+    h('p', {}, 'The model was not made for images like this one, so the result below is unreliable. '
+      + 'Check that the right file was uploaded.'));
+}
+
 function imageBlock(prediction) {
   const links = prediction.links ?? {};
   const name = prediction.filename || 'the uploaded file';
@@ -112,6 +124,10 @@ function factsBlock(prediction) {
   if (timings.length) {
     add('Timings', h('span', { id: 'result-timings' }, timings.map(([k, v]) => `${k} ${formatMs(v)}`).join(' · ')));
   }
+  if (typeof prediction.ood_score === 'number') {
+    add('Out-of-distribution score', h('span', { id: 'result-ood-score' },
+      `${prediction.ood_score.toFixed(2)} (about 1 for a typical chest X-ray)`));
+  }
   add('Analysed', formatDateTime(prediction.created_at));
   add('SHA-256', h('code', { title: prediction.sha256 ?? '', id: 'result-sha256' }, abbreviateHash(prediction.sha256)));
   add('Id', h('code', { id: 'result-id' }, prediction.id ?? '—'));
@@ -131,7 +147,8 @@ export function renderResult(prediction, { headingLevel = 2 } = {}) {
     h('div', { class: 'result__grid' },
       imageBlock(prediction),
       h('div', { class: 'result__details' },
-        h('div', { class: `verdict verdict--${label.toLowerCase()}` },
+        oodBlock(prediction),
+        h('div', { class: `verdict verdict--${label.toLowerCase()}${prediction.out_of_distribution ? ' verdict--unreliable' : ''}` },
           h('span', { class: 'verdict__icon', 'aria-hidden': 'true' }, style.icon),
           h('div', {},
             h('p', { class: 'verdict__label', id: 'result-label', 'data-testid': 'result-label' }, label),
