@@ -39,6 +39,9 @@ fi
 # kubectl renders deploy/k8s in the cloud.k8s test; it is not a Debian package.
 command -v kubectl >/dev/null || echo "setup: kubectl is not on PATH; the cloud.k8s test will fail until it is"
 
+# Pictures that are no chest X-rays, for the OOD test (from Debian's archive; nothing installed).
+scripts/fetch_ood_negatives.sh build/ood-negatives
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 echo "setup: built build/pneumo"

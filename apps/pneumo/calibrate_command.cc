@@ -69,41 +69,18 @@ Result<void> FitOod(model::Predictor& predictor, model::ModelCard& card, const f
 
 }  // namespace
 
-void AddCalibrateCommand(CLI::App& app, int& exit_code) {
-  struct Args {
-    fs::path model = DefaultModelPath();
-    fs::path data;
-    bool ood = true;
-    double ood_percentile = 0.99;
-  };
-  auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand(
-      "calibrate",
-      "Refit a model's calibration, threshold and OOD statistics on its own training and validation patients "
-      "(the stress validation); rewrites card.json");
-  cmd->add_option("--model", args->model, "Model directory to recalibrate")->capture_default_str();
-  cmd->add_option("--data", args->data, "The training folder the model was trained on")->required();
-  cmd->add_flag("!--no-ood", args->ood, "Keep the OOD statistics as they are");
-  cmd->add_option("--ood-percentile", args->ood_percentile,
-                  "OOD threshold: this quantile of the clean validation X-rays' scores")
-      ->check(CLI::Range(0.5, 1.0))
-      ->capture_default_str();
-  cmd->callback([args, &exit_code] {
-    auto fail = [&](const Error& error) {
-      std::fprintf(stderr, "pneumo calibrate: %s\n", error.ToString().c_str());
-      exit_code = 2;
-    };
-    const fs::path dir = model::ModelDirectory(args->model);
-    auto predictor = model::Predictor::Load(args->model);
-    if (!predictor) return fail(predictor.error());
+Result<void> Recalibrate(const fs::path& model_path, const fs::path& data_dir, bool fit_ood, double ood_percentile) {
+    const fs::path dir = model::ModelDirectory(model_path);
+    auto predictor = model::Predictor::Load(model_path);
+    if (!predictor) return std::unexpected(predictor.error());
     model::ModelCard card = (*predictor)->card();
-    auto split = TrainingSplitFor(card, args->data);
-    if (!split) return fail(split.error());
-    if (args->ood) {
-      if (auto fitted = FitOod(**predictor, card, dir, *split); !fitted) return fail(fitted.error());
-      if (auto saved = model::SaveModelCard(card, dir); !saved) return fail(saved.error());
-      predictor = model::Predictor::Load(args->model);  // now with the new statistics
-      if (!predictor) return fail(predictor.error());
+    auto split = TrainingSplitFor(card, data_dir);
+    if (!split) return std::unexpected(split.error());
+    if (fit_ood) {
+      if (auto fitted = FitOod(**predictor, card, dir, *split); !fitted) return std::unexpected(fitted.error());
+      if (auto saved = model::SaveModelCard(card, dir); !saved) return std::unexpected(saved.error());
+      predictor = model::Predictor::Load(model_path);  // now with the new statistics
+      if (!predictor) return std::unexpected(predictor.error());
     }
     std::vector<fs::path> files;
     std::vector<int> labels;
@@ -113,8 +90,8 @@ void AddCalibrateCommand(CLI::App& app, int& exit_code) {
     }
     auto run = infer::EvaluateUnderStress(**predictor, files, labels,
                                           {.seed = card.training.value("split_seed", card.training.value("seed", 42ULL))});
-    if (!run) return fail(run.error());
-    if (!run->failed.empty()) return fail(run->failed.front().second);
+    if (!run) return std::unexpected(run.error());
+    if (!run->failed.empty()) return std::unexpected(run->failed.front().second);
     std::vector<float> pooled;
     std::vector<int> pooled_labels;
     for (const auto& logits : run->logits) {
@@ -138,21 +115,21 @@ void AddCalibrateCommand(CLI::App& app, int& exit_code) {
     card.validation["split"] = split_json;
     card.validation["stress"] = eval::ToJson(stress);
     card.validation["stress"]["rule"] = stress_rule;
-    if (args->ood) {
+    if (fit_ood) {
       const std::vector<float>& clean = run->ood_scores.front();
-      card.ood.threshold = Percentile(clean, args->ood_percentile);
+      card.ood.threshold = Percentile(clean, ood_percentile);
       std::vector<float> stressed;
       for (std::size_t c = 1; c < run->ood_scores.size(); ++c)
         stressed.insert(stressed.end(), run->ood_scores[c].begin(), run->ood_scores[c].end());
-      card.ood.rule = "the " + std::to_string(args->ood_percentile).substr(0, 5) +
+      card.ood.rule = "the " + std::to_string(ood_percentile).substr(0, 5) +
                       " quantile of the clean validation X-rays' scores";
-      card.ood.fit["percentile"] = args->ood_percentile;
+      card.ood.fit["percentile"] = ood_percentile;
       card.ood.fit["validation_flagged"] = FractionAbove(clean, card.ood.threshold);
       card.ood.fit["stressed_validation_flagged"] = FractionAbove(stressed, card.ood.threshold);
       card.ood.fit["validation_median_score"] = Percentile(clean, 0.5);
     }
     card.training["calibration"] = {{"command", CommandLine()}, {"date", UtcNow()}};
-    if (auto saved = model::SaveModelCard(card, dir); !saved) return fail(saved.error());
+    if (auto saved = model::SaveModelCard(card, dir); !saved) return std::unexpected(saved.error());
     const auto& m = rows.front().metrics;
     std::printf("recalibrated %s on %lld validation images x %zu stress conditions: temperature %.4f  bias %.4f  "
                 "threshold %.4f\n"
@@ -164,10 +141,37 @@ void AddCalibrateCommand(CLI::App& app, int& exit_code) {
                 stress.mean.auc, stress.mean.sensitivity, stress.mean.specificity, stress.mean.ece,
                 stress.worst.accuracy, stress.worst.auc, stress.worst.sensitivity, stress.worst.specificity,
                 stress.worst.ece);
-    if (args->ood)
+    if (fit_ood)
       std::printf("ood: threshold %.4f  clean validation flagged %.4f  stressed validation flagged %.4f\n",
                   card.ood.threshold, card.ood.fit["validation_flagged"].get<double>(),
                   card.ood.fit["stressed_validation_flagged"].get<double>());
+    return {};
+}
+
+void AddCalibrateCommand(CLI::App& app, int& exit_code) {
+  struct Args {
+    fs::path model = DefaultModelPath();
+    fs::path data;
+    bool ood = true;
+    double ood_percentile = 0.99;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate",
+      "Refit a model's calibration, threshold and OOD statistics on its own training and validation patients "
+      "(the stress validation); rewrites card.json");
+  cmd->add_option("--model", args->model, "Model directory to recalibrate")->capture_default_str();
+  cmd->add_option("--data", args->data, "The training folder the model was trained on")->required();
+  cmd->add_flag("!--no-ood", args->ood, "Keep the OOD statistics as they are");
+  cmd->add_option("--ood-percentile", args->ood_percentile,
+                  "OOD threshold: this quantile of the clean validation X-rays' scores")
+      ->check(CLI::Range(0.5, 1.0))
+      ->capture_default_str();
+  cmd->callback([args, &exit_code] {
+    if (auto done = Recalibrate(args->model, args->data, args->ood, args->ood_percentile); !done) {
+      std::fprintf(stderr, "pneumo calibrate: %s\n", done.error().ToString().c_str());
+      exit_code = 2;
+    }
   });
 }
 

@@ -19,6 +19,7 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code);
 void AddPredictCommand(CLI::App& app, int& exit_code);
 void AddCalibrateCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
+void AddEnsembleCommand(CLI::App& app, int& exit_code);
 
 // The validation images a model was calibrated on: `data` (a Kermany folder or its parent) split
 // by patient again with the seed and fraction recorded in the card. kInvalidArgument when the
@@ -28,6 +29,11 @@ Result<std::vector<data::LabeledImage>> ValidationImagesFor(const model::ModelCa
 
 // The whole train/validation split of the model's training run, re-carved the same way.
 Result<data::Split> TrainingSplitFor(const model::ModelCard& card, const std::filesystem::path& data);
+
+// What `pneumo calibrate` does: refit the calibration and threshold on the stress validation and,
+// with fit_ood, the OOD statistics on the training patients; rewrites the card. Prints a summary.
+Result<void> Recalibrate(const std::filesystem::path& model, const std::filesystem::path& data, bool fit_ood,
+                         double ood_percentile);
 
 // --model's default: $PNEUMO_MODEL, else the shipped model next to the binary's source tree.
 std::filesystem::path DefaultModelPath();

@@ -50,3 +50,37 @@ TEST(Augment, NeverMirrorsTheImage) {
 
 }  // namespace
 }  // namespace pneumo::data
+
+namespace pneumo::data {
+namespace {
+
+TEST(Augment, CropsAndResizesToTheOutputSide) {
+  AugmentOptions options;
+  options.crop_probability = 1.0;
+  options.border_probability = 1.0;
+  std::mt19937 a(11), b(11);
+  cv::Mat x = Augment(Gradient(), options, a, /*output_side=*/40), y = Augment(Gradient(), options, b, 40);
+  ASSERT_EQ(x.size(), cv::Size(40, 40));
+  EXPECT_EQ(cv::norm(x, y, cv::NORM_INF), 0.0) << "deterministic for a generator state";
+}
+
+TEST(Augment, BordersAreFlatBands) {
+  // Geometry and intensity off: only the border step acts.
+  AugmentOptions options{.max_rotation_degrees = 0, .max_shift = 0, .min_scale = 1, .max_scale = 1,
+                         .brightness = 0, .contrast = 0, .gamma = 0, .blur_probability = 0, .noise_std = 0};
+  options.border_probability = 1.0;
+  std::mt19937 rng(2);
+  int flat_edges = 0;
+  for (int i = 0; i < 10; ++i) {
+    cv::Mat out = Augment(Gradient(), options, rng);
+    for (const cv::Mat& edge : {out.col(0), out.col(63), out.row(0), out.row(63)}) {
+      cv::Scalar mean, std;
+      cv::meanStdDev(edge, mean, std);
+      flat_edges += std[0] < 1e-6;
+    }
+  }
+  EXPECT_GE(flat_edges, 10) << "every image gets at least one flat edge band";
+}
+
+}  // namespace
+}  // namespace pneumo::data

@@ -140,3 +140,40 @@ TEST(ValidateNormalization, RejectsAnUnknownModeAndAnUnusableStd) {
 
 }  // namespace
 }  // namespace pneumo::image
+
+namespace pneumo::image {
+namespace {
+
+TEST(TrimUniformBorders, CutsFlatBandsAndKeepsTheImage) {
+  cv::Mat inner = Random01(100, 80, 9);
+  cv::Mat framed;
+  cv::copyMakeBorder(inner, framed, 10, 0, 12, 6, cv::BORDER_CONSTANT, cv::Scalar(1.0));
+  cv::Mat trimmed = TrimUniformBorders(framed);
+  ASSERT_EQ(trimmed.size(), inner.size());
+  EXPECT_EQ(cv::norm(trimmed, inner, cv::NORM_INF), 0.0);
+  EXPECT_EQ(TrimUniformBorders(inner).size(), inner.size()) << "textured edges stay";
+}
+
+TEST(TrimUniformBorders, NeverCutsMoreThanAQuarterOfASide) {
+  cv::Mat flat(100, 100, CV_32FC1, cv::Scalar(0.5));
+  cv::Mat trimmed = TrimUniformBorders(flat);
+  EXPECT_GE(trimmed.rows, 50);
+  EXPECT_GE(trimmed.cols, 50);
+}
+
+TEST(Normalization, ClaheEqualisesAndUnknownStepsAreRefused) {
+  cv::Mat dull = Random01(64, 64, 4) * 0.1 + 0.45;  // almost no contrast
+  cv::Mat plain = dull.clone(), equalised = dull.clone();
+  NormalizeInPlace(plain, {"dataset", 0.0f, 1.0f, "none"});
+  NormalizeInPlace(equalised, {"dataset", 0.0f, 1.0f, "clahe"});
+  cv::Scalar m0, s0, m1, s1;
+  cv::meanStdDev(plain, m0, s0);
+  cv::meanStdDev(equalised, m1, s1);
+  EXPECT_GT(s1[0], 2 * s0[0]) << "CLAHE stretches a dull image's contrast";
+  EXPECT_FALSE(ValidateNormalization({"per_image", 0.0f, 1.0f, "histogram"}));
+  EXPECT_FALSE(ValidateNormalization({"per_image", 0.0f, 1.0f, "none", "cut"}));
+  EXPECT_TRUE(ValidateNormalization({"per_image", 0.0f, 1.0f, "clahe", "uniform"}));
+}
+
+}  // namespace
+}  // namespace pneumo::image

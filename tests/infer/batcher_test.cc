@@ -5,6 +5,7 @@
 #include <opencv2/core.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <latch>
 #include <memory>
@@ -300,6 +301,42 @@ TEST(Batcher, ReportsQueueTimeComputeTimeAndBatchSize) {
   EXPECT_GE(out_a->queue_time, 0us);
   EXPECT_GE(out_a->queue_time, out_b->queue_time);  // a waited at least as long as b
   EXPECT_LT(out_a->queue_time, 4s);                  // the full batch did not wait for max_wait
+}
+
+}  // namespace
+}  // namespace pneumo::infer
+
+namespace pneumo::infer {
+namespace {
+
+TEST(Batcher, HandsEachRequestAllOfItsValues) {
+  // Two values per image: the mean, and the mean plus 100.
+  BatchFunction two = [](std::span<const cv::Mat> images) -> Result<std::vector<float>> {
+    std::vector<float> out;
+    for (const cv::Mat& m : images) {
+      out.push_back(static_cast<float>(cv::mean(m)[0]));
+      out.push_back(static_cast<float>(cv::mean(m)[0] + 100));
+    }
+    return out;
+  };
+  Batcher batcher(two, {.max_batch_size = 4, .max_wait = std::chrono::milliseconds(50), .values_per_image = 2});
+  std::vector<std::future<Result<BatchOutput>>> futures;
+  for (int v : {3, 7, 9}) futures.push_back(*batcher.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(v))));
+  for (int k = 0; k < 3; ++k) {
+    auto out = futures[k].get();
+    ASSERT_TRUE(out);
+    const float v = std::array{3.f, 7.f, 9.f}[k];
+    EXPECT_FLOAT_EQ(out->value, v);
+    ASSERT_EQ(out->extra.size(), 1u);
+    EXPECT_FLOAT_EQ(out->extra[0], v + 100);
+  }
+  // A function that forgets the second value fails its batch instead of misaligning answers.
+  Batcher wrong([](std::span<const cv::Mat> images) -> Result<std::vector<float>> {
+    return std::vector<float>(images.size(), 1.0f);
+  }, {.values_per_image = 2});
+  auto out = batcher.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(1)));
+  EXPECT_TRUE(out->get());
+  EXPECT_FALSE(wrong.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(1)))->get());
 }
 
 }  // namespace
