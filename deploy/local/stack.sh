@@ -421,7 +421,7 @@ cmd_up() {
   done
   if ((${#busy[@]})); then
     printf 'stack.sh: %s\n' "${busy[@]}" >&2
-    die "free those ports or choose others (e.g. $var=...), then run up again"
+    die "free those ports, or set the variables named above to free ones, then run up again"
   fi
   save_settings
   write_configs
