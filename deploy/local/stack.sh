@@ -131,12 +131,20 @@ program_file() {
   if [ "$1" = pneumo ]; then readlink -f "$PNEUMO_BINARY"; else readlink -f "$(command -v "$1")"; fi
 }
 
+# A process that exists and is not a zombie (a killed orphan stays one until init reaps it).
+pid_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
 # Running: the recorded pid is alive and runs the expected program (not a recycled pid). A
 # binary rebuilt since the start shows as "FILE (deleted)".
 running() {
   local name=$1 program=$2 pid exe
   pid=$(pid_of "$name")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ -n "$pid" ] && pid_alive "$pid" || return 1
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
   [ "${exe% (deleted)}" = "$(program_file "$program")" ]
 }
@@ -495,10 +503,10 @@ cmd_down() {
   local deadline=$((SECONDS + 20))
   for name in "${stopped[@]}"; do
     pid=$(pid_of "$name")
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
+    while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+    if pid_alive "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
-      echo "stopped $name (pid $pid, killed after 20 s)"
+      echo "stopped $name (pid $pid, killed: it did not stop within 20 s of SIGTERM)"
     else
       echo "stopped $name (pid $pid)"
     fi

@@ -188,6 +188,18 @@ export class Stack {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - started) / 1000 };
   }
 
+  // The same without blocking: uploads in flight keep going while it runs.
+  runAsync(command, extraEnv = {}) {
+    const started = Date.now();
+    return new Promise((resolve) => {
+      const child = spawn('bash', [stackScript, command], { env: { ...process.env, ...this.env, ...extraEnv } });
+      let stdout = '', stderr = '';
+      child.stdout.on('data', (c) => { stdout += c; });
+      child.stderr.on('data', (c) => { stderr += c; });
+      child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+    });
+  }
+
   pid(name) {
     try { return Number(readFileSync(path.join(this.dir, 'run', `${name}.pid`), 'utf8').trim()); } catch { return 0; }
   }
@@ -197,9 +209,15 @@ export class Stack {
   }
 }
 
+// Whether a process exists and is not a zombie (a killed orphan stays one until init reaps it).
 export function alive(pid) {
   if (!pid) return false;
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 // Prometheus's HTTP API.
