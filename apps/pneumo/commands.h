@@ -20,6 +20,7 @@ void AddPredictCommand(CLI::App& app, int& exit_code);
 void AddCalibrateCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddEnsembleCommand(CLI::App& app, int& exit_code);
+void AddModelCommand(CLI::App& app, int& exit_code);
 
 // The validation images a model was calibrated on: `data` (a Kermany folder or its parent) split
 // by patient again with the seed and fraction recorded in the card. kInvalidArgument when the

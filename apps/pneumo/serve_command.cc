@@ -5,7 +5,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include "apps/pneumo/commands.h"
 #include "core/logging.h"
@@ -32,6 +36,70 @@ struct ServeArgs {
   int http_threads = 64;
   int http_nice = 10;
   double review_band = 0.15;
+  int model_poll_ms = 2000;  // 0: reload only on SIGHUP
+};
+
+// What identifies the model on disk: where the path leads (a published model is a symlink
+// swapped atomically) and its card's size and time.
+struct ModelStamp {
+  fs::path resolved;
+  fs::file_time_type card_time{};
+  std::uintmax_t card_size = 0;
+  bool operator==(const ModelStamp&) const = default;
+};
+
+ModelStamp StampOf(const fs::path& model) {
+  std::error_code ec;
+  ModelStamp stamp;
+  stamp.resolved = fs::canonical(model::ModelDirectory(model), ec);
+  const fs::path card = stamp.resolved / model::kCardFile;
+  stamp.card_time = fs::last_write_time(card, ec);
+  stamp.card_size = fs::file_size(card, ec);
+  return stamp;
+}
+
+// Loads, checks and self-tests the model at args.model and swaps it in; on any failure the
+// serving model stays. Serialised: the watcher and SIGHUP may ask at the same time.
+class ModelReloader {
+ public:
+  ModelReloader(serving::PredictionService& service, const ServeArgs& args)
+      : service_(service), args_(args), stamp_(StampOf(args.model)) {}
+
+  void Reload(const char* why) {
+    std::lock_guard lock(mu_);
+    stamp_ = StampOf(args_.model);
+    const std::string was = service_.card().version;
+    Result<void> ready = [&]() -> Result<void> {
+      auto predictor = model::Predictor::Load(args_.model, args_.threads);
+      if (!predictor) return std::unexpected(predictor.error());
+      auto explainer = model::Predictor::Load(args_.model, 1);
+      if (!explainer) return std::unexpected(explainer.error());
+      if (auto tested = serving::SelfTest(**predictor); !tested) return tested;
+      return service_.ReplaceModel(std::move(*predictor), std::move(*explainer));
+    }();
+    if (!ready) {
+      spdlog::error("event=model_reload_refused trigger={} serving_version={} error=\"{}\"", why, was,
+                    ready.error().ToString());
+      return;
+    }
+    spdlog::info("event=model_reloaded trigger={} from_version={} to_version={}", why, was, service_.card().version);
+  }
+
+  // Reloads when the directory changed since the last look.
+  void Poll() {
+    ModelStamp now = StampOf(args_.model);
+    {
+      std::lock_guard lock(mu_);
+      if (now == stamp_) return;
+    }
+    Reload("model_directory_changed");
+  }
+
+ private:
+  serving::PredictionService& service_;
+  const ServeArgs& args_;
+  std::mutex mu_;
+  ModelStamp stamp_;  // GUARDED_BY(mu_)
 };
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
@@ -102,6 +170,7 @@ int Serve(const ServeArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload the model
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto server = serving::HttpServer::Start(
@@ -119,9 +188,28 @@ int Serve(const ServeArgs& args) {
   std::fflush(stdout);
   spdlog::info("event=serve_start host={} port={} max_batch={} max_wait_ms={} max_queue={} store={}", address->first,
             (*server)->port(), args.max_batch, args.max_wait_ms, args.max_queue, store_name);
+  ModelReloader reloader(**service, args);
+  std::jthread watcher;
+  if (args.model_poll_ms > 0) {
+    watcher = std::jthread([&reloader, period = std::chrono::milliseconds(args.model_poll_ms)](std::stop_token stop) {
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      // wait_for returns early, true, once a stop is requested; otherwise after `period`.
+      while (!cv.wait_for(lock, stop, period, [&stop] { return stop.stop_requested(); })) reloader.Poll();
+    });
+  }
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (true) {
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    reloader.Reload("SIGHUP");
+  }
   spdlog::info("event=serve_stop signal={}", signal_number);
+  if (watcher.joinable()) {
+    watcher.request_stop();
+    watcher.join();
+  }
   (*server)->Stop();
   return 0;
 }
@@ -162,6 +250,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                   "Flag for review when the probability is this close to the threshold")
       ->capture_default_str();
   cmd->add_option("--web-root", args->web_root, "Serve the web UI from this folder instead of the built-in copy");
+  cmd->add_option("--model-poll-ms", args->model_poll_ms,
+                  "How often to look for a newly published model in --model (0: only on SIGHUP)")
+      ->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
 }
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <future>
 #include <thread>
 
@@ -23,8 +24,9 @@ double Milliseconds(std::chrono::microseconds d) { return d.count() / 1000.0; }
 const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                              0.25,  0.5,    1,     2.5,  5,    10,   30};
 
-// What the batch function returns per image: the logit, then the OOD score.
-constexpr int kValuesPerImage = 2;
+// What the batch function returns per image: the calibrated probability, the OOD score and the
+// generation of the model that computed them (exact as a float far beyond any number of swaps).
+constexpr int kValuesPerImage = 3;
 
 // OOD scores are ~1 for a typical training X-ray; far-off inputs reach 10 and beyond.
 const std::vector<double> kOodBuckets = {0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 20};
@@ -54,10 +56,12 @@ struct PredictionService::Metrics {
                          "Predictions whose image does not look like a frontal chest X-ray")),
         review(r.AddCounter("pneumo_predictions_review_total", "Predictions flagged for human review")),
         rejected(r.AddCounter("pneumo_inputs_rejected_total", "Uploads refused as unreadable or unsafe")) {
-    r.AddGauge("pneumo_model_info", "The model being served (value is always 1)",
-               {{"name", card.name}, {"version", card.version}, {"architecture", card.architecture}})
-        .Set(1);
+    ModelInfo(card).Set(1);
     for (const char* label : {"PNEUMONIA", "NORMAL"}) Predictions(label);  // present from the start
+  }
+  metrics::Gauge& ModelInfo(const model::ModelCard& card) {
+    return registry.AddGauge("pneumo_model_info", "The model being served (1; 0 for models replaced since start)",
+                             {{"name", card.name}, {"version", card.version}, {"architecture", card.architecture}});
   }
   metrics::Counter& Predictions(const std::string& label) {
     return registry.AddCounter("pneumo_predictions_total", "Predictions stored, by label", {{"label", label}});
@@ -108,9 +112,9 @@ PredictionService::PredictionService(std::unique_ptr<model::Predictor> predictor
       decode_slots_(options_.decode_slots > 0
                         ? std::min(options_.decode_slots, 1024)
                         : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 1024u))),
-      predictor_(std::move(predictor)),
+      current_(std::make_shared<const ModelSlot>(ModelSlot{0, std::move(predictor)})),
       store_(std::move(store)),
-      metrics_(std::make_unique<Metrics>(registry, predictor_->card())),
+      metrics_(std::make_unique<Metrics>(registry, current_->predictor->card())),
       explainer_(std::move(explainer)) {
   infer::BatcherOptions batching = options_.batching;
   batching.values_per_image = kValuesPerImage;
@@ -120,21 +124,77 @@ PredictionService::PredictionService(std::unique_ptr<model::Predictor> predictor
 
 PredictionService::~PredictionService() = default;
 
-const model::ModelCard& PredictionService::card() const { return predictor_->card(); }
+std::shared_ptr<const PredictionService::ModelSlot> PredictionService::Current() const {
+  std::lock_guard lock(model_mu_);
+  return current_;
+}
+
+std::shared_ptr<const PredictionService::ModelSlot> PredictionService::SlotOf(std::uint64_t generation) const {
+  std::lock_guard lock(model_mu_);
+  if (previous_ && previous_->generation == generation) return previous_;
+  return current_;
+}
+
+model::ModelCard PredictionService::card() const { return Current()->predictor->card(); }
+
+Result<void> PredictionService::ReplaceModel(std::unique_ptr<model::Predictor> predictor,
+                                             std::unique_ptr<model::Predictor> explainer) {
+  if (!predictor || !explainer) return Fail(ErrorCode::kInvalidArgument, "a model and its explainer are needed");
+  const auto old = Current();
+  const auto& was = old->predictor->card();
+  const auto& now = predictor->card();
+  if (now.input_size != was.input_size || now.normalization.mode != was.normalization.mode ||
+      now.normalization.mean != was.normalization.mean || now.normalization.std != was.normalization.std ||
+      now.normalization.equalization != was.normalization.equalization ||
+      now.normalization.borders != was.normalization.borders)
+    return Fail(ErrorCode::kInvalidArgument,
+                "the new model prepares its input differently (size or normalisation); restart pneumo serve to "
+                "switch to it");
+  metrics_->ModelInfo(was).Set(0);
+  metrics_->ModelInfo(now).Set(1);
+  {
+    std::lock_guard lock(model_mu_);
+    previous_ = current_;
+    current_ = std::make_shared<const ModelSlot>(ModelSlot{previous_->generation + 1, std::move(predictor)});
+  }
+  {
+    std::lock_guard lock(explainer_mu_);
+    explainer_ = std::move(explainer);
+  }
+  std::lock_guard lock(cache_mu_);  // heatmaps of the old model are not this model's
+  heatmap_lru_.clear();
+  heatmap_index_.clear();
+  return {};
+}
+
+Result<void> SelfTest(model::Predictor& predictor) {
+  cv::Mat chest(256, 256, CV_32FC1);
+  for (int r = 0; r < chest.rows; ++r)
+    for (int c = 0; c < chest.cols; ++c)
+      chest.at<float>(r, c) = 0.2f + 0.6f * static_cast<float>((r * 7 + c * 3) % 97) / 97.0f;
+  cv::Mat prepared = predictor.Prepare(chest);
+  auto out = predictor.Predict({&prepared, 1});
+  if (!out) return std::unexpected(out.error());
+  if (out->size() != 1 || !std::isfinite((*out)[0].probability) || !std::isfinite((*out)[0].ood_score))
+    return Fail(ErrorCode::kModelError, "the model's self-test prediction is not a finite number");
+  return {};
+}
 
 std::size_t PredictionService::queue_depth() const { return batcher_->queue_depth(); }
 
 Result<std::vector<float>> PredictionService::RunBatch(std::span<const cv::Mat> prepared) {
   metrics_->batch_size.Observe(static_cast<double>(prepared.size()));
   const auto start = Clock::now();
-  auto outputs = predictor_->Predict(prepared);
+  const auto slot = Current();
+  auto outputs = slot->predictor->Predict(prepared);
   metrics_->inference.Observe(Seconds(Clock::now() - start));
   if (!outputs) return std::unexpected(outputs.error());
-  std::vector<float> values;  // kValuesPerImage per image: logit, OOD score
+  std::vector<float> values;  // kValuesPerImage per image
   values.reserve(outputs->size() * kValuesPerImage);
   for (const auto& o : *outputs) {
-    values.push_back(o.logit);
+    values.push_back(o.probability);
     values.push_back(o.ood_score);
+    values.push_back(static_cast<float>(slot->generation));
   }
   return values;
 }
@@ -143,14 +203,15 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
                                                                   std::string_view filename) {
   const auto arrived = Clock::now();
   const auto deadline = arrived + options_.request_timeout;
-  const model::ModelCard& card = predictor_->card();
+  const auto slot = Current();  // prepares this upload; the batch may run on a newer model
+  const model::ModelCard& prepared_for = slot->predictor->card();
 
   // Decode no larger than the model needs (JPEG DCT scaling: a 2000 px JPEG decodes at 1/8 scale
   // in a third of the time), then prepare. The preview is drawn from the same pixels.
   decode_slots_.acquire();
-  auto decoded = image::DecodeForInference(bytes, card.input_size, options_.decode_limits);
+  auto decoded = image::DecodeForInference(bytes, prepared_for.input_size, options_.decode_limits);
   cv::Mat prepared;
-  if (decoded) prepared = predictor_->Prepare(decoded->gray);  // Prepare is const and thread-safe
+  if (decoded) prepared = slot->predictor->Prepare(decoded->gray);  // Prepare is const and thread-safe
   decode_slots_.release();
   if (!decoded) {
     metrics_->rejected.Increment();
@@ -173,9 +234,6 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   record.created_at = IsoUtc(record.created_at_ms);
   record.filename = CleanFilename(filename, decoded->format);
   record.sha256 = Sha256Hex(bytes);
-  record.model_name = card.name;
-  record.model_version = card.version;
-  record.threshold = card.threshold;
   auto preview_jpeg = EncodeJpeg(MakePreview(decoded->gray, options_.preview_max_side));
   if (preview_jpeg) record.preview_jpeg = std::move(*preview_jpeg);
   std::vector<std::string> reasons = InputReviewReasons(*decoded, options_.review);
@@ -195,11 +253,17 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   }
   metrics_->queue_wait.Observe(output->queue_time.count() / 1e6);
 
-  record.probability = model::CalibratedProbability(output->value, card.temperature, card.bias);
+  // The model that computed this answer, which a swap since the upload arrived may have changed.
+  const auto computed_by = SlotOf(static_cast<std::uint64_t>(output->extra.at(1)));
+  const model::ModelCard& card = computed_by->predictor->card();
+  record.model_name = card.name;
+  record.model_version = card.version;
+  record.threshold = card.threshold;
+  record.probability = output->value;
   record.label = record.probability >= card.threshold ? "PNEUMONIA" : "NORMAL";
   auto uncertain = UncertaintyReviewReasons(record.probability, card.threshold, options_.review);
   reasons.insert(reasons.begin(), uncertain.begin(), uncertain.end());
-  const bool has_ood = predictor_->has_ood_statistics();
+  const bool has_ood = computed_by->predictor->has_ood_statistics();
   const float ood_score = output->extra.empty() ? 0.0f : output->extra.front();
   const bool out_of_distribution = has_ood && ood_score > card.ood.threshold;
   // First: the doctor must read this one before trusting anything else on the page.
@@ -263,11 +327,10 @@ Result<std::vector<std::uint8_t>> PredictionService::RenderHeatmap(std::string_v
   const auto start = Clock::now();
   cv::Mat gray01;
   preview->convertTo(gray01, CV_32F, 1.0 / 255.0);
-  cv::Mat prepared = explainer_->Prepare(gray01);
   Result<model::Predictor::Explanation> explanation;
   {
-    std::lock_guard lock(explainer_mu_);
-    explanation = explainer_->GradCam(prepared);
+    std::lock_guard lock(explainer_mu_);  // also keeps a model swap from changing it under us
+    explanation = explainer_->GradCam(explainer_->Prepare(gray01));
   }
   if (!explanation) return std::unexpected(explanation.error());
   auto png = EncodePng(OverlayHeatmap(*preview, explanation->map));

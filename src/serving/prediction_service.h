@@ -6,7 +6,10 @@
 //   PredictResult<store::PredictionRecord> r = (*service)->Predict(bytes, "chest.jpeg");
 //   if (!r && r.error().kind == PredictError::Kind::kBusy) ...   // -> 503 + Retry-After
 //
-// Thread-safe: Predict and Heatmap are called by many HTTP threads at once. Decoding, preview and
+// The model can be replaced while serving (ReplaceModel): each batch runs on whichever model is
+// current when it starts, and each record names the model that computed it.
+//
+// Thread-safe: Predict, Heatmap, card and ReplaceModel are called by many threads at once. Decoding, preview and
 // hashing run on the calling thread (so uploads decode in parallel); only the forward pass is
 // funnelled through the Batcher's single worker. Heatmaps run on a second copy of the model with
 // one thread, one at a time, so they cannot starve the prediction path of both cores.
@@ -81,8 +84,13 @@ class PredictionService {
   // Grad-CAM overlay PNG for a stored prediction. kNotFound, kUnavailable (store), kModelError.
   Result<std::vector<std::uint8_t>> Heatmap(std::string_view id);
 
+  // Swaps in another model between two batches: loaded, checked and self-tested by the caller
+  // (see SelfTest). Refused (kInvalidArgument, the old model keeps serving) when it prepares its
+  // input differently, because requests already prepared for the current model may be queued.
+  Result<void> ReplaceModel(std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer);
+
   store::ResultStore& store() { return *store_; }
-  const model::ModelCard& card() const;
+  model::ModelCard card() const;  // of the current model
   const ServiceOptions& options() const { return options_; }
   std::size_t queue_depth() const;
 
@@ -91,12 +99,21 @@ class PredictionService {
   PredictionService(std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer,
                     std::unique_ptr<store::ResultStore> store, ServiceOptions options,
                     metrics::Registry& registry);
+  // A model and the number of the swap that brought it in; immutable once published.
+  struct ModelSlot {
+    std::uint64_t generation = 0;
+    std::shared_ptr<model::Predictor> predictor;  // used only by the batcher's worker
+  };
+  std::shared_ptr<const ModelSlot> Current() const;
+  std::shared_ptr<const ModelSlot> SlotOf(std::uint64_t generation) const;
   Result<std::vector<float>> RunBatch(std::span<const cv::Mat> prepared);
   Result<std::vector<std::uint8_t>> RenderHeatmap(std::string_view id);
 
   const ServiceOptions options_;
   std::counting_semaphore<1024> decode_slots_;
-  std::unique_ptr<model::Predictor> predictor_;  // used only by the batcher's worker
+  mutable std::mutex model_mu_;
+  std::shared_ptr<const ModelSlot> current_;   // GUARDED_BY(model_mu_)
+  std::shared_ptr<const ModelSlot> previous_;  // GUARDED_BY(model_mu_): batches started before a swap
   std::unique_ptr<store::ResultStore> store_;
   std::unique_ptr<Metrics> metrics_;
 
@@ -109,6 +126,10 @@ class PredictionService {
 
   std::unique_ptr<infer::Batcher> batcher_;  // last: its worker calls RunBatch, so it stops first
 };
+
+// One prediction on a synthetic chest-like image must give a finite probability: a model that
+// loads but computes nonsense (NaN weights, a broken export) is refused before it serves anyone.
+Result<void> SelfTest(model::Predictor& predictor);
 
 // The name to keep for an upload: the last path component, control characters removed, at most
 // 255 bytes; "upload.<format>" when nothing is left.
