@@ -1,5 +1,13 @@
 #include "serving/api_json.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "core/base64.h"
+
 namespace pneumo::serving {
 namespace {
 // Records stored before details existed, or by another writer, may carry anything here.
@@ -8,9 +16,9 @@ nlohmann::json Details(const store::PredictionRecord& record) {
   return details.is_object() ? details : nlohmann::json::object();
 }
 
-// Probability of the predicted class, as the original API reported it.
-double Confidence(const store::PredictionRecord& record) {
-  return record.label == "PNEUMONIA" ? record.probability : 1.0 - record.probability;
+// The original API's class names.
+const char* CompatLabel(const store::PredictionRecord& record) {
+  return record.label == "PNEUMONIA" ? "Pneumonia" : "Normal";
 }
 }  // namespace
 
@@ -52,30 +60,114 @@ nlohmann::json PredictionPageJson(const store::PredictionPage& page) {
           {"total", page.total}, {"pages", pages}};
 }
 
-nlohmann::json CompatPredictionJson(const store::PredictionRecord& r) {
-  return {{"id", r.id},
-          {"filename", r.filename},
-          {"prediction", r.label},
-          {"confidence", Confidence(r)},
-          {"probability", r.probability},
-          {"timestamp", r.created_at}};
+nlohmann::json CompatPredictionJson(const store::PredictionRecord& r, std::string_view image_data_url) {
+  nlohmann::json out{{"prediction", CompatLabel(r)},
+                     {"confidence", CompatPercent(r.probability)},
+                     {"filename", r.filename},
+                     {"image", image_data_url},
+                     {"timestamp", LocalTimestamp(r.created_at_ms * 1000)},
+                     {"probability", r.probability},
+                     {"id", r.id},
+                     {"threshold", r.threshold},
+                     {"review", r.review}};
+  const auto details = Details(r);
+  if (const auto reasons = details.find("review_reasons"); reasons != details.end() && reasons->is_array()) {
+    out["review_reasons"] = *reasons;
+  }
+  if (const auto score = details.find("ood_score"); score != details.end() && score->is_number()) {
+    out["ood_score"] = *score;
+  }
+  return out;
 }
 
-nlohmann::json CompatPageJson(const store::PredictionPage& page) {
-  nlohmann::json items = nlohmann::json::array();
+nlohmann::ordered_json CompatPageJson(const store::PredictionPage& page) {
+  nlohmann::ordered_json data = nlohmann::ordered_json::object();
   for (const auto& r : page.items) {
-    items.push_back({{"id", r.id},
-                     {"filename", r.filename},
-                     {"prediction", r.label},
-                     {"confidence", Confidence(r)},
-                     {"timestamp", r.created_at}});
+    std::string key = r.filename;
+    if (data.contains(key)) key += " [" + r.id + "]";
+    data[key] = {{"prediction", CompatLabel(r)}, {"confidence", PythonFloatRepr(r.probability)}};
   }
-  return {{"predictions", std::move(items)}, {"page", page.page}, {"per_page", page.per_page},
-          {"total", page.total}};
+  const std::int64_t pages = (page.total + page.per_page - 1) / page.per_page;
+  return {{"data", std::move(data)},
+          {"page", page.page},
+          {"total_keys", page.total},
+          {"items_per_page", page.per_page},
+          {"total_pages", pages}};
+}
+
+nlohmann::json CompatHealthJson(bool store_connected, std::int64_t now_unix_us) {
+  return {{"status", store_connected ? "healthy" : "unhealthy"},
+          {"timestamp", LocalTimestamp(now_unix_us)},
+          {"model_loaded", true},
+          {"store_connected", store_connected}};
+}
+
+std::string CompatErrorBody(std::string_view message) { return JsonText(nlohmann::json{{"error", message}}); }
+
+std::string DataUrl(std::string_view media_type, std::span<const std::uint8_t> bytes) {
+  return "data:" + std::string(media_type) + ";base64," + Base64Encode(bytes);
+}
+
+std::string CompatPercent(double probability) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f%%", probability * 100.0);
+  return text;
+}
+
+std::string PythonFloatRepr(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  // The shortest round-trip digits, as d.ddde[+-]xx; then laid out as Python's repr does.
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  if (ec != std::errc()) return "nan";  // cannot happen: 64 characters hold any double
+  const std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
+  const bool negative = text.starts_with('-');
+  const std::size_t e_at = text.find('e');
+  std::string digits;
+  for (char c : text.substr(negative ? 1 : 0, e_at - (negative ? 1 : 0))) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exponent = 0;
+  const std::string_view exponent_text = text.substr(e_at + 1);
+  std::from_chars(exponent_text.data() + (exponent_text.starts_with('+') ? 1 : 0),
+                  exponent_text.data() + exponent_text.size(), exponent);
+  std::string out(negative ? "-" : "");
+  if (exponent < -4 || exponent >= 16) {
+    out.push_back(digits[0]);
+    if (digits.size() > 1) out.append(".").append(digits, 1);
+    char e[16];
+    std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    return out.append(e);
+  }
+  if (exponent < 0) return out.append("0.").append(static_cast<std::size_t>(-exponent - 1), '0').append(digits);
+  const auto whole = static_cast<std::size_t>(exponent) + 1;
+  if (digits.size() <= whole) return out.append(digits).append(whole - digits.size(), '0').append(".0");
+  return out.append(digits, 0, whole).append(".").append(digits, whole);
+}
+
+std::string LocalTimestamp(std::int64_t unix_us) {
+  std::int64_t seconds = unix_us / 1'000'000;
+  std::int64_t micros = unix_us % 1'000'000;
+  if (micros < 0) {
+    micros += 1'000'000;
+    seconds -= 1;
+  }
+  const auto t = static_cast<std::time_t>(seconds);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", local.tm_year + 1900, local.tm_mon + 1,
+                local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec, static_cast<long long>(micros));
+  return text;
 }
 
 std::string JsonText(const nlohmann::json& json) {
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string OrderedJsonText(const nlohmann::ordered_json& json) {
+  return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string ErrorBody(std::string_view code, std::string_view message) {

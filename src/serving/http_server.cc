@@ -7,14 +7,18 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <expected>
 #include <fstream>
+#include <limits>
 #include <regex>
+#include <span>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "core/socket_options.h"
 #include "core/thread_priority.h"
+#include "image/decode.h"
 #include "metrics/process_metrics.h"
 #include "serving/api_json.h"
 #include "serving/embedded_files.h"
@@ -30,12 +34,17 @@ using Clock = std::chrono::steady_clock;
 constexpr char kJson[] = "application/json";
 constexpr char kPrometheusText[] = "text/plain; version=0.0.4; charset=utf-8";
 
+// The routes of the original Flask API answer errors in its shape, {"error": "<message>"}; all
+// others in the API's, {"error": {"code", "message"}}.
+enum class ErrorShape { kApi, kCompat };
+
 // A route as the API documents it: its name (the metrics label), the pattern httplib matches and
 // the methods it answers, so that a known path with another method gets 405 instead of 404.
 struct Route {
   const char* name;
   const char* pattern;
   const char* methods;  // for the Allow header
+  ErrorShape errors = ErrorShape::kApi;
 };
 constexpr Route kRoutes[] = {
     {"/api/v1/predictions", R"(/api/v1/predictions)", "GET, POST"},
@@ -44,15 +53,22 @@ constexpr Route kRoutes[] = {
     {"/api/v1/predictions/{id}/heatmap", R"(/api/v1/predictions/([^/]+)/heatmap)", "GET"},
     {"/api/v1/model", R"(/api/v1/model)", "GET"},
     {"/api/v1/openapi.json", R"(/api/v1/openapi\.json)", "GET"},
-    {"/predict", R"(/predict)", "POST"},
-    {"/predictions", R"(/predictions)", "GET"},
-    {"/health", R"(/health)", "GET"},
+    {"/predict", R"(/predict)", "POST", ErrorShape::kCompat},
+    {"/predictions", R"(/predictions)", "GET", ErrorShape::kCompat},
+    {"/health", R"(/health)", "GET", ErrorShape::kCompat},
     {"/healthz", R"(/healthz)", "GET"},
     {"/readyz", R"(/readyz)", "GET"},
     {"/metrics", R"(/metrics)", "GET"},
     {"/", R"(/)", "GET"},
     {"/static/{path}", R"(/static/(.+))", "GET"},
 };
+
+ErrorShape ErrorShapeOf(std::string_view route_name) {
+  for (const auto& route : kRoutes) {
+    if (route_name == route.name) return route.errors;
+  }
+  return ErrorShape::kApi;
+}
 
 const Route* RouteFor(const std::string& path) {
   static const std::vector<std::regex> patterns = [] {
@@ -71,6 +87,36 @@ void SendError(Response& res, int status, std::string_view code, std::string_vie
   res.set_content(ErrorBody(code, message), kJson);
 }
 
+// An answer that is not a success, before it is written in one of the two shapes.
+struct Failure {
+  int status;
+  std::string code;  // the API's error code (docs/http-api.md)
+  std::string message;
+  const char* retry_after = nullptr;  // seconds, for 503s
+};
+
+// The original API's words for what it refused itself; pneumo's own refusals keep their message.
+// A format pneumo does not decode is the original's "Invalid file type" (it judged by the file
+// name; pneumo judges by the bytes), with the reason after a colon.
+Failure AsCompat(Failure failure) {
+  if (failure.code == "empty_body" || failure.code == "missing_file" || failure.code == "unsupported_media_type") {
+    return {400, failure.code, "No file uploaded"};
+  }
+  if (failure.code == "unsupported_format") return {400, failure.code, "Invalid file type: " + failure.message};
+  return failure;
+}
+
+void SendFailure(Response& res, ErrorShape shape, const Failure& failure) {
+  if (shape == ErrorShape::kApi) {
+    if (failure.retry_after != nullptr) res.set_header("Retry-After", failure.retry_after);
+    return SendError(res, failure.status, failure.code, failure.message);
+  }
+  const Failure compat = AsCompat(failure);
+  if (compat.retry_after != nullptr) res.set_header("Retry-After", compat.retry_after);
+  res.status = compat.status;
+  res.set_content(CompatErrorBody(compat.message), kJson);
+}
+
 void SendJson(Response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_content(JsonText(body), kJson);
@@ -78,33 +124,29 @@ void SendJson(Response& res, int status, const nlohmann::json& body) {
 
 // Errors from the store (an outage, a full disk) are the server's trouble, not the client's, and
 // usually pass: 503 with a hint to retry.
-void SendStoreError(Response& res, const Error& error) {
-  if (error.code == ErrorCode::kNotFound) return SendError(res, 404, "not_found", error.message);
-  res.set_header("Retry-After", "5");
-  SendError(res, 503, "store_unavailable", "the result store is unavailable: " + error.message);
+Failure StoreFailure(const Error& error) {
+  if (error.code == ErrorCode::kNotFound) return {404, "not_found", error.message};
+  return {503, "store_unavailable", "the result store is unavailable: " + error.message, "5"};
 }
 
-void SendPredictError(Response& res, const PredictError& failure) {
+void SendStoreError(Response& res, const Error& error) { SendFailure(res, ErrorShape::kApi, StoreFailure(error)); }
+
+Failure PredictFailure(const PredictError& failure) {
+  const std::string& message = failure.error.message;
   switch (failure.kind) {
     case PredictError::Kind::kBadInput:
       switch (failure.error.code) {
-        case ErrorCode::kEmptyInput: return SendError(res, 400, "empty_body", failure.error.message);
-        case ErrorCode::kUnsupportedFormat: return SendError(res, 415, "unsupported_format", failure.error.message);
-        case ErrorCode::kImageTooLarge: return SendError(res, 413, "image_too_large", failure.error.message);
-        default: return SendError(res, 422, "invalid_image", failure.error.message);
+        case ErrorCode::kEmptyInput: return {400, "empty_body", message};
+        case ErrorCode::kUnsupportedFormat: return {415, "unsupported_format", message};
+        case ErrorCode::kImageTooLarge: return {413, "image_too_large", message};
+        default: return {422, "invalid_image", message};
       }
-    case PredictError::Kind::kBusy:
-      res.set_header("Retry-After", "1");
-      return SendError(res, 503, "busy", failure.error.message);
-    case PredictError::Kind::kTimeout:
-      res.set_header("Retry-After", "1");
-      return SendError(res, 503, "timeout", failure.error.message);
-    case PredictError::Kind::kStoreUnavailable:
-      res.set_header("Retry-After", "5");
-      return SendError(res, 503, "store_unavailable", failure.error.message);
-    case PredictError::Kind::kInternal:
-      return SendError(res, 500, "internal", failure.error.message);
+    case PredictError::Kind::kBusy: return {503, "busy", message, "1"};
+    case PredictError::Kind::kTimeout: return {503, "timeout", message, "1"};
+    case PredictError::Kind::kStoreUnavailable: return {503, "store_unavailable", message, "5"};
+    case PredictError::Kind::kInternal: return {500, "internal", message};
   }
+  return {500, "internal", message};
 }
 
 // Ids the server could have made; any other answers 404 without asking the store.
@@ -141,18 +183,43 @@ std::optional<Paging> ParsePaging(const Request& req, Response& res) {
   return Paging{*page, *per_page};
 }
 
-// The upload's bytes and name, from a multipart field `file` or a raw image body, read through
-// httplib's streaming reader so that the size limit holds for chunked bodies too (they announce
-// no length; httplib's own limit only checks Content-Length). The whole body is read, within the
-// limit, before any answer, so that a keep-alive connection stays in step. Answers the error
-// itself and returns nullopt when the request carries no usable upload.
+// The original's `page`: request.args.get("page", 1, type=int), so anything that is not an
+// integer (Python's int(): spaces around, a sign) is page 1. Numbers beyond an int are clamped,
+// which keeps them out of range (or below 1) as they were.
+int CompatPageParam(const Request& req) {
+  if (!req.has_param("page")) return 1;
+  const std::string value_text = req.get_param_value("page");
+  std::string_view text = value_text;
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  const bool negative = text.starts_with('-');
+  if (text.starts_with('-') || text.starts_with('+')) text.remove_prefix(1);
+  if (text.empty() || text.front() == '-' || text.front() == '+') return 1;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc::result_out_of_range) {
+    const bool digits = std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) return 1;
+    return negative ? std::numeric_limits<int>::min() : std::numeric_limits<int>::max();
+  }
+  if (ec != std::errc() || end != text.data() + text.size()) return 1;
+  return negative ? -value : value;
+}
+
+// The upload's bytes and name, from a multipart field `file` or (where `raw_allowed`) a raw
+// image body, read through httplib's streaming reader so that the size limit holds for chunked
+// bodies too (they announce no length; httplib's own limit only checks Content-Length). The whole
+// body is read, within the limit, before any answer, so that a keep-alive connection stays in
+// step. A Failure when the request carries no usable upload.
 struct Upload {
   std::string bytes;
-  std::string filename;
+  std::string filename;  // as sent; empty for a raw body without ?filename= or a part without one
+  bool multipart = false;
 };
 
-std::optional<Upload> ReadUpload(const Request& req, Response& res, const httplib::ContentReader& reader,
-                                 std::size_t limit) {
+std::expected<Upload, Failure> ReadUpload(const Request& req, Response& res, const httplib::ContentReader& reader,
+                                          std::size_t limit, bool raw_allowed) {
   std::size_t received = 0;
   bool too_large = false;
   auto within_limit = [&](std::size_t n) {
@@ -187,43 +254,57 @@ std::optional<Upload> ReadUpload(const Request& req, Response& res, const httpli
     });
   }
   if (too_large || res.status == 413) {
-    SendError(res, 413, "payload_too_large",
-              "the upload is larger than the limit of " + std::to_string(limit) + " bytes");
-    return std::nullopt;
+    return std::unexpected(
+        Failure{413, "payload_too_large", "the upload is larger than the limit of " + std::to_string(limit) + " bytes"});
   }
-  if (!read && received == 0) {
-    SendError(res, 400, "empty_body", "the request has no body; send the image as multipart field 'file'");
-    return std::nullopt;
-  }
+  const std::string no_body = "the request has no body; send the image as multipart field 'file'";
+  if (!read && received == 0) return std::unexpected(Failure{400, "empty_body", no_body});
   if (!read) {
-    SendError(res, 400, "bad_request", "the request body could not be read (malformed multipart or chunked body)");
-    return std::nullopt;
+    return std::unexpected(
+        Failure{400, "bad_request", "the request body could not be read (malformed multipart or chunked body)"});
   }
   if (req.is_multipart_form_data()) {
     if (!multipart_file) {
-      SendError(res, 400, "missing_file", "the multipart form has no field named 'file'; put the image there");
-      return std::nullopt;
+      return std::unexpected(
+          Failure{400, "missing_file", "the multipart form has no field named 'file'; put the image there"});
     }
+    upload.multipart = true;
     return upload;
   }
   std::string type = req.get_header_value("Content-Type");
   type = type.substr(0, type.find(';'));
   type.erase(std::remove(type.begin(), type.end(), ' '), type.end());
   std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (type.empty() && upload.bytes.empty()) {
-    SendError(res, 400, "empty_body", "the request has no body; send the image as multipart field 'file'");
-    return std::nullopt;
+  if (type.empty() && upload.bytes.empty()) return std::unexpected(Failure{400, "empty_body", no_body});
+  if (!raw_allowed) {
+    return std::unexpected(
+        Failure{400, "missing_file", "this route takes a multipart form with the image in field 'file'"});
   }
   if (type != "image/jpeg" && type != "image/png" && type != "application/dicom") {
-    SendError(res, 415, "unsupported_media_type",
-              (type.empty() ? std::string("the request has no Content-Type")
-                            : "Content-Type '" + type + "' is not accepted") +
-                  "; send multipart/form-data with the image in field 'file', or the image itself as "
-                  "image/jpeg, image/png or application/dicom");
-    return std::nullopt;
+    return std::unexpected(Failure{
+        415, "unsupported_media_type",
+        (type.empty() ? std::string("the request has no Content-Type") : "Content-Type '" + type + "' is not accepted") +
+            "; send multipart/form-data with the image in field 'file', or the image itself as "
+            "image/jpeg, image/png or application/dicom"});
   }
   upload.filename = req.has_param("filename") ? req.get_param_value("filename") : "";
   return upload;
+}
+
+// POST /predict echoes the upload as a data: URL, as the original did. A DICOM file is no image a
+// browser shows: its preview (a JPEG of the decoded pixels, at most 384 px a side) stands in.
+std::string EchoedImage(const Upload& upload, const store::PredictionRecord& record) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(upload.bytes.data());
+  const std::span<const std::uint8_t> uploaded(bytes, upload.bytes.size());
+  const auto format = image::SniffFormat(uploaded);
+  if (format && *format == image::ImageFormat::kPng) return DataUrl("image/png", uploaded);
+  if (format && *format == image::ImageFormat::kJpeg) return DataUrl("image/jpeg", uploaded);
+  return DataUrl("image/jpeg", record.preview_jpeg);
+}
+
+std::int64_t NowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -272,7 +353,7 @@ struct HttpServer::State {
     try {
       serve();
     } catch (const std::exception& e) {
-      SendError(res, 500, "internal", std::string("unexpected error: ") + e.what());
+      SendFailure(res, ErrorShapeOf(route), {500, "internal", std::string("unexpected error: ") + e.what()});
     }
     Count(route, req.method, res.status < 0 ? 200 : res.status, Clock::now() - start, true);
   }
@@ -299,12 +380,19 @@ struct HttpServer::State {
 
 void HttpServer::State::PostPrediction(const Request& req, Response& res, const httplib::ContentReader& reader,
                                        bool compat) {
-  auto upload = ReadUpload(req, res, reader, options.max_upload_bytes);
-  if (!upload) return;
+  const ErrorShape shape = compat ? ErrorShape::kCompat : ErrorShape::kApi;
+  auto upload = ReadUpload(req, res, reader, options.max_upload_bytes, /*raw_allowed=*/!compat);
+  if (!upload) return SendFailure(res, shape, upload.error());
+  // The original's check for a form whose file input was left empty (the browser sends the part
+  // with filename=""). httplib reports a part without any filename the same way.
+  if (compat && upload->filename.empty()) {
+    res.status = 400;
+    return res.set_content(CompatErrorBody("No file selected"), kJson);
+  }
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(upload->bytes.data());
   auto record = service.Predict({bytes, upload->bytes.size()}, upload->filename);
-  if (!record) return SendPredictError(res, record.error());
-  if (compat) return SendJson(res, 200, CompatPredictionJson(*record));
+  if (!record) return SendFailure(res, shape, PredictFailure(record.error()));
+  if (compat) return SendJson(res, 200, CompatPredictionJson(*record, EchoedImage(*upload, *record)));
   res.set_header("Location", "/api/v1/predictions/" + record->id);
   SendJson(res, 201, PredictionJson(*record));
 }
@@ -343,18 +431,29 @@ void HttpServer::State::Register() {
   s.Post(R"(/predict)", WrapUpload("/predict", [this](const Request& req, Response& res, const httplib::ContentReader& r) {
     PostPrediction(req, res, r, /*compat=*/true);
   }));
-  // The history in either shape: the API's or the original Flask one.
-  auto list = [this](nlohmann::json (*shape)(const store::PredictionPage&)) {
-    return [this, shape](const Request& req, Response& res) {
-      auto paging = ParsePaging(req, res);
-      if (!paging) return;
-      auto page = service.store().List(paging->page, paging->per_page);
-      if (!page) return SendStoreError(res, page.error());
-      SendJson(res, 200, shape(*page));
+  s.Get(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", [this](const Request& req, Response& res) {
+    auto paging = ParsePaging(req, res);
+    if (!paging) return;
+    auto page = service.store().List(paging->page, paging->per_page);
+    if (!page) return SendStoreError(res, page.error());
+    SendJson(res, 200, PredictionPageJson(*page));
+  }));
+  // The original's paging rules: 25 a page, page < 1 and a page past the last refused (an empty
+  // history has no last page: its page 1, or any other, is empty).
+  s.Get(R"(/predictions)", Wrap("/predictions", [this](const Request& req, Response& res) {
+    const int number = CompatPageParam(req);
+    auto refuse = [&](const char* message) {
+      res.status = 400;
+      res.set_content(CompatErrorBody(message), kJson);
     };
-  };
-  s.Get(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", list(&PredictionPageJson)));
-  s.Get(R"(/predictions)", Wrap("/predictions", list(&CompatPageJson)));
+    if (number < 1) return refuse("Page must be >= 1");
+    auto page = service.store().List(number, kCompatPerPage);
+    if (!page) return SendFailure(res, ErrorShape::kCompat, StoreFailure(page.error()));
+    const std::int64_t pages = (page->total + kCompatPerPage - 1) / kCompatPerPage;
+    if (page->total > 0 && number > pages) return refuse("Page out of range");
+    res.status = 200;
+    res.set_content(OrderedJsonText(CompatPageJson(*page)), kJson);
+  }));
   s.Get(R"(/api/v1/predictions/([^/]+))", Wrap("/api/v1/predictions/{id}", [this](const Request& req, Response& res) {
     const std::string id = req.matches[1];
     if (!KnownIdShape(id, res)) return;
@@ -407,8 +506,7 @@ void HttpServer::State::Register() {
   }));
   s.Get(R"(/health)", Wrap("/health", [this](const Request&, Response& res) {
     const bool store_ok = service.store().Ping().has_value();
-    SendJson(res, store_ok ? 200 : 503,
-             {{"status", store_ok ? "healthy" : "unhealthy"}, {"model_loaded", true}, {"store_connected", store_ok}});
+    SendJson(res, store_ok ? 200 : 503, CompatHealthJson(store_ok, NowUnixMicros()));
   }));
   s.Get(R"(/metrics)", Wrap("/metrics", [this](const Request&, Response& res) {
     queue_depth.Set(static_cast<double>(service.queue_depth()));
@@ -424,28 +522,33 @@ void HttpServer::State::Register() {
   s.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const Route* route = RouteFor(req.path);
+    const ErrorShape shape = route ? route->errors : ErrorShape::kApi;
     if (res.status == 404 && route) {
       res.set_header("Allow", route->methods);
-      SendError(res, 405, "method_not_allowed",
-                req.method + " is not allowed on " + route->name + "; allowed: " + route->methods);
+      SendFailure(res, shape,
+                  {405, "method_not_allowed",
+                   req.method + " is not allowed on " + route->name + "; allowed: " + route->methods});
     } else if (res.status == 404) {
       SendError(res, 404, "not_found", "no route " + req.method + " " + req.path + "; see /api/v1/openapi.json");
     } else if (res.status == 413) {
-      SendError(res, 413, "payload_too_large",
-                "the upload is larger than the limit of " + std::to_string(options.max_upload_bytes) + " bytes");
+      SendFailure(res, shape,
+                  {413, "payload_too_large",
+                   "the upload is larger than the limit of " + std::to_string(options.max_upload_bytes) + " bytes"});
     } else if (res.status == 400 && route && req.method == "POST" && req.body.empty()) {
       // httplib refuses a POST that declares no length before any handler runs.
-      SendError(res, 400, "empty_body", "the request has no body; send the image as multipart field 'file'");
+      SendFailure(res, shape, {400, "empty_body", "the request has no body; send the image as multipart field 'file'"});
     } else if (res.status == 400) {
-      SendError(res, 400, "bad_request", "the request is malformed (bad headers, multipart body or URL)");
+      SendFailure(res, shape, {400, "bad_request", "the request is malformed (bad headers, multipart body or URL)"});
     } else {
-      SendError(res, res.status, "http_" + std::to_string(res.status), "the request could not be served");
+      SendFailure(res, shape, {res.status, "http_" + std::to_string(res.status), "the request could not be served"});
     }
     Count(route ? route->name : "unmatched", req.method, res.status, {}, false);
     return httplib::Server::HandlerResponse::Handled;
   }));
-  s.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
-    SendError(res, 500, "internal", "unexpected error while serving the request");
+  s.set_exception_handler([](const Request& req, Response& res, std::exception_ptr) {
+    const Route* route = RouteFor(req.path);
+    SendFailure(res, route ? route->errors : ErrorShape::kApi,
+                {500, "internal", "unexpected error while serving the request"});
   });
 }
 

@@ -6,8 +6,9 @@
 //   ...                                      // serves on its own threads until Stop()
 //   (*server)->Stop();
 //
-// Every answer that is not a success carries {"error": {"code", "message"}}; no input makes it
-// answer 500 or stop serving others. Requests run on a pool of `threads` threads, so that many
+// Every answer that is not a success carries {"error": {"code", "message"}} (on the original
+// Flask API's routes, POST /predict, GET /predictions and GET /health, its {"error": "<message>"});
+// no input makes it answer 500 or stop serving others. Requests run on a pool of `threads` threads, so that many
 // concurrent uploads can decode in parallel and meet in one batch.
 #pragma once
 

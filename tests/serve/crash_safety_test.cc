@@ -118,8 +118,17 @@ TEST(CrashSafety, ARedisOutageIs503StoreUnavailableUntilRedisIsBack) {
   }
   res = UploadMultipart(client, "/api/v1/predictions", ChestPng(3), "c.png");
   EXPECT_TRUE(IsApiError(res, 503, "store_unavailable"));
+  // The original Flask routes answer in their own error shape, {"error": "<message>"}.
   res = UploadMultipart(client, "/predict", ChestPng(4), "c.png");
-  EXPECT_TRUE(IsApiError(res, 503, "store_unavailable"));
+  EXPECT_TRUE(IsCompatError(res, 503, "the result store is unavailable.*"));
+  if (res) {
+    EXPECT_EQ(res->get_header_value("Retry-After"), "5");
+  }
+  res = client.Get("/predictions");
+  EXPECT_TRUE(IsCompatError(res, 503, "the result store is unavailable.*"));
+  if (res) {
+    EXPECT_EQ(res->get_header_value("Retry-After"), "5");
+  }
   EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions"), 503, "store_unavailable"));
   EXPECT_TRUE(IsApiError(client.Get(("/api/v1/predictions/" + before_id).c_str()), 503,
                          "store_unavailable"));

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <map>
 #include <set>
 #include <span>
@@ -13,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/sha256.h"
 #include "serve/serve_fixture.h"
 #include "store/redis_server.h"
@@ -369,6 +372,28 @@ TEST_P(HttpApiTest, ModelCardIsTheShippedCardPlusTheReviewBand) {
   EXPECT_LT(card["review_band"].get<double>(), 0.5);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The original Flask API: POST /predict, GET /predictions, GET /health
+
+// The bytes of a "data:<media_type>;base64,..." URL; "" (with a failure) when it is not one.
+std::string DataUrlBytes(const json& url, const std::string& media_type) {
+  const std::string prefix = "data:" + media_type + ";base64,";
+  if (!url.is_string() || !url.get<std::string>().starts_with(prefix)) {
+    ADD_FAILURE() << "not a " << prefix << "... URL: " << url.dump().substr(0, 80);
+    return "";
+  }
+  auto bytes = Base64Decode(url.get<std::string>().substr(prefix.size()));
+  if (!bytes) ADD_FAILURE() << "not base64: " << bytes.error().message;
+  return bytes.value_or("");
+}
+
+// "97.12%" from 0.9712.
+std::string Percent(double probability) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f%%", probability * 100.0);
+  return text;
+}
+
 TEST_P(HttpApiTest, CompatPredictAnswersTheFlaskShapeAndStoresThePrediction) {
   auto client = server_->Client();
   const std::string png = ChestPng(30);
@@ -376,59 +401,224 @@ TEST_P(HttpApiTest, CompatPredictAnswersTheFlaskShapeAndStoresThePrediction) {
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
   EXPECT_EQ(MediaType(res->get_header_value("Content-Type")), "application/json");
   const json body = Json(res);
-  for (const char* key : {"id", "filename", "prediction", "confidence", "probability", "timestamp"}) {
-    EXPECT_TRUE(body.contains(key)) << "no \"" << key << "\" in " << body.dump();
+  ASSERT_TRUE(body.is_object()) << Describe(res);
+  // The original's five fields, then pneumo's additions.
+  for (const char* key : {"prediction", "confidence", "filename", "image", "timestamp", "probability",
+                          "id", "threshold", "review", "review_reasons"}) {
+    EXPECT_TRUE(body.contains(key)) << "no \"" << key << "\" in " << body.dump().substr(0, 400);
   }
   EXPECT_EQ(body.value("filename", ""), "flask.png");
-  EXPECT_TRUE(IsIsoUtcMillis(body.value("timestamp", ""))) << body;
-  const double probability = body.value("probability", -1.0);
+  ASSERT_TRUE(body["probability"].is_number()) << body.dump().substr(0, 400);
+  const double probability = body["probability"];
   const std::string prediction = body.value("prediction", "");
-  ASSERT_TRUE(prediction == "PNEUMONIA" || prediction == "NORMAL") << body;
-  EXPECT_DOUBLE_EQ(body.value("confidence", -1.0),
-                   prediction == "PNEUMONIA" ? probability : 1.0 - probability);
+  ASSERT_TRUE(prediction == "Pneumonia" || prediction == "Normal") << prediction;
+  // confidence: P(pneumonia) as a percentage with two decimals, whichever class was predicted.
+  ASSERT_TRUE(body["confidence"].is_string()) << body["confidence"];
+  const std::string confidence = body["confidence"];
+  EXPECT_TRUE(std::regex_match(confidence, std::regex(R"(^\d{1,3}\.\d{2}%$)"))) << confidence;
+  EXPECT_EQ(confidence, Percent(probability));
+  EXPECT_EQ(DataUrlBytes(body["image"], "image/png"), png) << "the echoed image is not the upload";
+  EXPECT_TRUE(IsLocalTimestamp(body.value("timestamp", ""))) << body["timestamp"];
 
   res = client.Get(("/api/v1/predictions/" + body.value("id", "?")).c_str());
-  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  ASSERT_TRUE(res && res->status == 200) << "the upload is not in the history: " << Describe(res);
   const json stored = Json(res);
   EXPECT_EQ(stored.value("probability", -1.0), probability);
-  EXPECT_EQ(stored.value("label", ""), prediction);
+  EXPECT_EQ(stored.value("label", ""), prediction == "Pneumonia" ? "PNEUMONIA" : "NORMAL");
+  EXPECT_EQ(stored.value("threshold", -1.0), body.value("threshold", -2.0));
+  EXPECT_EQ(stored.value("review", true), body.value("review", false));
+  EXPECT_EQ(stored.value("review_reasons", json()), body.value("review_reasons", json::array({"?"})));
   EXPECT_EQ(stored.value("sha256", ""), Sha256Of(png));
-  EXPECT_EQ(stored.value("created_at", ""), body.value("timestamp", "?"));
+  EXPECT_EQ(body.value("timestamp", ""), LocalTimeOf(stored.value("created_at", "?")))
+      << "the timestamp is not the stored created_at in local time";
 }
 
-TEST_P(HttpApiTest, CompatListAndHealthHaveTheFlaskShapes) {
+TEST_P(HttpApiTest, CompatPredictEchoesAJpegAsAJpegDataUrl) {
+  auto client = server_->Client();
+  const std::string jpeg = ChestJpeg(31, 400, 336);
+  auto res = UploadMultipart(client, "/predict", jpeg, "x.jpeg", "file", "image/jpeg");
+  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  const json body = Json(res);
+  EXPECT_EQ(DataUrlBytes(body["image"], "image/jpeg"), jpeg);
+  EXPECT_EQ(body.value("filename", ""), "x.jpeg");
+}
+
+// A browser cannot show a DICOM file: the echo is the stored preview, a JPEG of its pixels.
+TEST_P(HttpApiTest, CompatPredictEchoesADicomUploadAsItsJpegPreview) {
+  auto client = server_->Client();
+  const std::string dicom = Dicom(ChestXray(32, 320, 240));
+  auto res = UploadMultipart(client, "/predict", dicom, "chest.dcm", "file", "application/dicom");
+  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  const json body = Json(res);
+  const std::string echoed = DataUrlBytes(body["image"], "image/jpeg");
+  ASSERT_TRUE(echoed.starts_with("\xFF\xD8\xFF")) << "not a JPEG";
+  const cv::Mat picture = DecodePng(echoed);
+  ASSERT_FALSE(picture.empty()) << "OpenCV cannot decode the echoed JPEG";
+  EXPECT_EQ(picture.cols, 320);
+  EXPECT_EQ(picture.rows, 240);
+  auto preview = client.Get(("/api/v1/predictions/" + body.value("id", "?") + "/image").c_str());
+  ASSERT_TRUE(preview && preview->status == 200) << Describe(preview);
+  EXPECT_TRUE(preview->body == echoed) << "the echo is not the stored preview";
+  EXPECT_EQ(body.value("filename", ""), "chest.dcm");
+}
+
+// The original's refusals, word for word; pneumo's own (a format it does not decode) in the
+// same shape.
+TEST_P(HttpApiTest, CompatPredictRefusesInTheOriginalErrorShape) {
+  auto client = server_->Client();
+  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", ChestPng(33), "x.png", "image"), 400,
+                            "No file uploaded"));
+  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", ChestPng(33), ""), 400, "No file selected"));
+  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", "not an image", "notes.png"), 400,
+                            "Invalid file type: .+"));
+  EXPECT_TRUE(IsCompatError(UploadRaw(client, "/predict", ChestPng(33), "image/png"), 400, "No file uploaded"));
+  EXPECT_EQ(Total(client), 0) << "a refused upload was stored";
+}
+
+TEST_P(HttpApiTest, CompatListHasTheFlaskShapeNewestFirst) {
   std::vector<json> posted;
   for (unsigned i = 0; i < 3; ++i) posted.push_back(Upload(ChestPng(40 + i), NumberedName("c", i, ".png")));
   auto client = server_->Client();
 
   auto res = client.Get("/predictions?page=1");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
-  json body = Json(res);
+  EXPECT_EQ(MediaType(res->get_header_value("Content-Type")), "application/json");
+  const auto body = nlohmann::ordered_json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(body.is_object()) << res->body;
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : body.items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"data", "page", "total_keys", "items_per_page", "total_pages"}));
   EXPECT_EQ(body.value("page", -1), 1);
-  EXPECT_EQ(body.value("per_page", -1), 20);
-  EXPECT_EQ(body.value("total", -1), 3);
-  ASSERT_TRUE(body.contains("predictions") && body["predictions"].is_array()) << body;
-  ASSERT_EQ(body["predictions"].size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) {
-    const json& item = body["predictions"][i];
-    const json& want = posted[2 - i];
-    EXPECT_EQ(item.value("id", ""), want.value("id", "?"));
-    EXPECT_EQ(item.value("filename", ""), want.value("filename", "?"));
-    EXPECT_EQ(item.value("prediction", ""), want.value("label", "?"));
-    EXPECT_EQ(item.value("timestamp", ""), want.value("created_at", "?"));
-    const double p = want.value("probability", -1.0);
-    EXPECT_DOUBLE_EQ(item.value("confidence", -1.0), want.value("label", "") == "PNEUMONIA" ? p : 1 - p);
+  EXPECT_EQ(body.value("total_keys", -1), 3);
+  EXPECT_EQ(body.value("items_per_page", -1), 25);
+  EXPECT_EQ(body.value("total_pages", -1), 1);
+  ASSERT_TRUE(body.contains("data") && body["data"].is_object()) << res->body;
+  std::vector<std::string> names;
+  for (const auto& [name, value] : body["data"].items()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"c2.png", "c1.png", "c0.png"})) << "not newest first";
+  for (const json& want : posted) {
+    SCOPED_TRACE(want.value("filename", "?"));
+    const auto& item = body["data"].value(want.value("filename", "?"), nlohmann::ordered_json());
+    ASSERT_TRUE(item.is_object()) << res->body;
+    EXPECT_EQ(item.size(), 2u) << item.dump();
+    EXPECT_EQ(item.value("prediction", ""), want.value("label", "") == "PNEUMONIA" ? "Pneumonia" : "Normal");
+    // P(pneumonia) as Python's str(float): the shortest text that reads back as the same double.
+    ASSERT_TRUE(item["confidence"].is_string()) << item.dump();
+    const std::string confidence = item["confidence"];
+    EXPECT_TRUE(std::regex_match(confidence, std::regex(R"(^(\d+\.\d+|\d(\.\d+)?e-\d{2,})$)"))) << confidence;
+    EXPECT_EQ(std::strtod(confidence.c_str(), nullptr), want.value("probability", -1.0)) << confidence;
   }
-  res = client.Get("/predictions");
+}
+
+TEST_P(HttpApiTest, CompatListPagingFollowsTheOriginalRules) {
+  for (unsigned i = 0; i < 3; ++i) ASSERT_TRUE(Upload(ChestPng(70 + i, 96, 96), NumberedName("q", i, ".png")).is_object());
+  auto client = server_->Client();
+  // No page, or one that is not an integer, is page 1 (Flask's type=int falls back to the default).
+  for (const char* path : {"/predictions", "/predictions?page=abc", "/predictions?page=1.5", "/predictions?page=",
+                           "/predictions?page=%201%20"}) {
+    SCOPED_TRACE(path);
+    auto res = client.Get(path);
+    ASSERT_TRUE(res && res->status == 200) << Describe(res);
+    EXPECT_EQ(Json(res).value("page", -1), 1);
+    EXPECT_EQ(Json(res).value("data", json()).size(), 3u);
+  }
+  for (const char* path : {"/predictions?page=0", "/predictions?page=-1", "/predictions?page=-99999999999999999999"}) {
+    EXPECT_TRUE(IsCompatError(client.Get(path), 400, "Page must be >= 1")) << path;
+  }
+  for (const char* path : {"/predictions?page=2", "/predictions?page=99999999999999999999"}) {
+    EXPECT_TRUE(IsCompatError(client.Get(path), 400, "Page out of range")) << path;
+  }
+}
+
+TEST_P(HttpApiTest, CompatListOfAnEmptyHistoryIsAnEmptyPage) {
+  auto client = server_->Client();
+  for (const char* path : {"/predictions", "/predictions?page=1", "/predictions?page=2"}) {
+    SCOPED_TRACE(path);
+    auto res = client.Get(path);
+    ASSERT_TRUE(res && res->status == 200) << Describe(res);
+    const json body = Json(res);
+    EXPECT_EQ(body.value("data", json()), json::object());
+    EXPECT_EQ(body.value("total_keys", -1), 0);
+    EXPECT_EQ(body.value("total_pages", -1), 0);
+    EXPECT_EQ(body.value("items_per_page", -1), 25);
+  }
+}
+
+// 25 a page: the 26th and 27th newest are on page 2, and page 3 is past the end.
+TEST_P(HttpApiTest, CompatListHas25APageAndTheRestOnTheNext) {
+  constexpr unsigned kCount = 27;
+  for (unsigned i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(Upload(ChestPng(200 + i, 64, 64), NumberedName("n", i, ".png")).is_object()) << i;
+  }
+  auto client = server_->Client();
+  auto res = client.Get("/predictions?page=1");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
-  EXPECT_EQ(Json(res).value("page", -1), 1);
+  json body = Json(res);
+  EXPECT_EQ(body.value("total_keys", -1), 27);
+  EXPECT_EQ(body.value("total_pages", -1), 2);
+  ASSERT_EQ(body.value("data", json()).size(), 25u) << body.dump().substr(0, 400);
+  for (unsigned i = 2; i < kCount; ++i) EXPECT_TRUE(body["data"].contains(NumberedName("n", i, ".png"))) << i;
+
   res = client.Get("/predictions?page=2");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
-  EXPECT_EQ(Json(res).value("predictions", json()), json::array());
+  const auto second = nlohmann::ordered_json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  EXPECT_EQ(second.value("page", -1), 2);
+  EXPECT_EQ(second.value("total_pages", -1), 2);
+  std::vector<std::string> names;
+  const auto second_data = second.value("data", nlohmann::ordered_json::object());
+  for (const auto& [name, value] : second_data.items()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"n1.png", "n0.png"}));
 
-  res = client.Get("/health");
+  EXPECT_TRUE(IsCompatError(client.Get("/predictions?page=3"), 400, "Page out of range"));
+}
+
+// The original keyed its history by file name, so a second upload of "same.png" replaced the
+// first. pneumo keeps both: the newest under the plain name, older ones on the same page as
+// "same.png [<id>]".
+TEST_P(HttpApiTest, CompatListShowsEveryUploadOfARepeatedNameTheNewestUnderThePlainName) {
+  const json oldest = Upload(ChestPng(80), "same.png");
+  const json other = Upload(ChestPng(81), "other.png");
+  const json middle = Upload(ChestPng(82), "same.png");
+  const json newest = Upload(ChestPng(83), "same.png");
+  ASSERT_TRUE(oldest.is_object() && other.is_object() && middle.is_object() && newest.is_object());
+  auto client = server_->Client();
+  auto res = client.Get("/predictions");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
-  EXPECT_EQ(Json(res), json::parse(R"({"status": "healthy", "model_loaded": true, "store_connected": true})"));
+  const auto body = nlohmann::ordered_json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  EXPECT_EQ(body.value("total_keys", -1), 4) << "total_keys counts every stored prediction";
+  std::vector<std::string> names;
+  const auto data = body.value("data", nlohmann::ordered_json::object());
+  for (const auto& [name, value] : data.items()) names.push_back(name);
+  const std::string middle_key = "same.png [" + middle.value("id", "?") + "]";
+  const std::string oldest_key = "same.png [" + oldest.value("id", "?") + "]";
+  EXPECT_EQ(names, (std::vector<std::string>{"same.png", middle_key, "other.png", oldest_key}));
+  auto confidence_of = [&](const std::string& key) {
+    return std::strtod(data.value(key, nlohmann::ordered_json::object()).value("confidence", "-1").c_str(), nullptr);
+  };
+  EXPECT_EQ(confidence_of("same.png"), newest.value("probability", -2.0));
+  EXPECT_EQ(confidence_of(middle_key), middle.value("probability", -2.0));
+  EXPECT_EQ(confidence_of(oldest_key), oldest.value("probability", -2.0));
+}
+
+TEST_P(HttpApiTest, CompatHealthHasTheFlaskShapeWithALocalTimestamp) {
+  auto client = server_->Client();
+  const std::time_t before = std::time(nullptr);
+  auto res = client.Get("/health");
+  ASSERT_TRUE(res && res->status == 200) << Describe(res);
+  EXPECT_EQ(MediaType(res->get_header_value("Content-Type")), "application/json");
+  json body = Json(res);
+  ASSERT_TRUE(body.is_object()) << Describe(res);
+  const std::string timestamp = body.value("timestamp", "");
+  EXPECT_TRUE(IsLocalTimestamp(timestamp)) << timestamp;
+  body.erase("timestamp");
+  EXPECT_EQ(body, json::parse(R"({"status": "healthy", "model_loaded": true, "store_connected": true})"));
+  // Local time now, give or take the request.
+  std::tm local{};
+  EXPECT_NE(::strptime(timestamp.c_str(), "%Y-%m-%d %H:%M:%S", &local), nullptr) << timestamp;
+  local.tm_isdst = -1;
+  const std::time_t at = std::mktime(&local);
+  EXPECT_GE(at, before - 1) << timestamp << " is not the local time now";
+  EXPECT_LE(at, std::time(nullptr) + 1) << timestamp << " is not the local time now";
 }
 
 TEST_P(HttpApiTest, HealthzAndReadyzAnswerOk) {

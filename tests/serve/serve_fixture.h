@@ -1,12 +1,14 @@
 // Shared by the black-box tests of `pneumo serve`: a real server process on a free port, test
 // images (synthetic chest X-rays as PNG, JPEG and DICOM, image bombs), raw HTTP for requests that
-// httplib will not send, and assertions on the API's JSON error body.
+// httplib will not send, and assertions on the JSON error bodies (the API's and the original
+// Flask API's).
 //
 //   PneumoServer server("sqlite:" + (dir / "results.db").string(), {"--max-upload-mb", "1"});
 //   ASSERT_EQ(server.Start(), "");                   // waits for GET /readyz 200
 //   auto client = server.Client();
 //   auto res = UploadMultipart(client, "/api/v1/predictions", ChestPng(1), "chest.png");
 //   EXPECT_TRUE(IsApiError(res, 413, "payload_too_large"));
+//   EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", "", "x.png"), 400, "No file uploaded"));
 //   server.Kill();                                   // SIGKILL, as a crash would
 //   ASSERT_EQ(server.Start(), "");                   // same store, same flags
 //
@@ -33,7 +35,9 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -108,7 +112,7 @@ class PneumoServer {
         "echo $$ > '" + pid_file.string() + "'; exec \"$0\" \"$@\" >> '" + log_path().string() +
             "' 2>&1",
         PneumoBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--store",
-        store_url_, "--model", ShippedModelDir().string(), "--data-dir",
+        store_url_, "--model", (model_.empty() ? ShippedModelDir() : model_).string(), "--data-dir",
         (dir_ / "data").string()};
     argv.insert(argv.end(), command.begin(), command.end());
     argv.insert(argv.end(), flags_.begin(), flags_.end());
@@ -148,6 +152,13 @@ class PneumoServer {
     if (pid_ > 0) ::kill(pid_, SIGKILL);
     process_.reset();  // reaps the process
     pid_ = -1;
+  }
+
+  // Serve this model directory (or symlink) from the next Start() on, instead of the shipped one.
+  void UseModel(fs::path model) { model_ = std::move(model); }
+  // Sends a signal to the running server (SIGHUP: reload the model).
+  void Signal(int signal_number) {
+    if (pid_ > 0) ::kill(pid_, signal_number);
   }
 
   bool has_process() const { return pid_ > 0 && !Exited(pid_); }
@@ -191,6 +202,7 @@ class PneumoServer {
   TempDir dir_;
   std::string store_url_;
   std::vector<std::string> flags_;
+  fs::path model_;
   std::unique_ptr<pneumo::testing::ChildProcess> process_;
   pid_t pid_ = -1;
   int port_ = 0;
@@ -380,6 +392,22 @@ inline ::testing::AssertionResult IsApiError(const httplib::Result& res, int sta
                                        << code << "\", \"message\": ...}}, got " << Describe(res);
 }
 
+// Success when `res` has `status`, Content-Type application/json and the original Flask API's
+// error body {"error": "<message>"} with a message that `message` (a regex) matches whole.
+inline ::testing::AssertionResult IsCompatError(const httplib::Result& res, int status,
+                                                const std::string& message = ".+") {
+  if (!res) return ::testing::AssertionFailure() << Describe(res);
+  const json body = Json(res);
+  const bool ok = res->status == status &&
+                  MediaType(res->get_header_value("Content-Type")) == "application/json" &&
+                  body.is_object() && body.size() == 1 && body.contains("error") &&
+                  body["error"].is_string() && !body["error"].get<std::string>().empty() &&
+                  std::regex_match(body["error"].get<std::string>(), std::regex(message));
+  if (ok) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected " << status << " {\"error\": \"" << message
+                                       << "\"}, got " << Describe(res);
+}
+
 // One HTTP/1.1 exchange over a plain socket, for requests httplib cannot be made to send (no
 // Content-Type at all, a declared length that differs from the body...). `request` is sent as
 // is; the connection is closed by the server after the answer ("Connection: close").
@@ -439,12 +467,52 @@ inline ::testing::AssertionResult IsApiError(const RawResponse& res, int status,
                                        << res.headers << "\n\n" << res.body.substr(0, 400);
 }
 
+inline ::testing::AssertionResult IsCompatError(const RawResponse& res, int status,
+                                                const std::string& message = ".+") {
+  const json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+  static const std::regex kJsonType(R"(\r\nContent-Type:\s*application/json)", std::regex::icase);
+  const bool ok = res.status == status && std::regex_search(res.headers, kJsonType) &&
+                  body.is_object() && body.size() == 1 && body.contains("error") &&
+                  body["error"].is_string() && !body["error"].get<std::string>().empty() &&
+                  std::regex_match(body["error"].get<std::string>(), std::regex(message));
+  if (ok) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected " << status << " {\"error\": \"" << message
+                                       << "\"}, got:\n" << res.headers << "\n\n"
+                                       << res.body.substr(0, 400);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading answers
 
 inline bool IsIsoUtcMillis(const std::string& text) {
   static const std::regex kIso(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$)");
   return std::regex_match(text, kIso);
+}
+
+// The original Flask API's times: local, "2026-12-01 18:09:05.457913".
+inline bool IsLocalTimestamp(const std::string& text) {
+  static const std::regex kLocal(R"(^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$)");
+  return std::regex_match(text, kLocal);
+}
+
+// "2026-11-26T15:02:11.532Z" (created_at) as this process's local time in the original API's
+// format ("2026-11-26 16:02:11.532000" in Paris): the server runs in the same time zone.
+inline std::string LocalTimeOf(const std::string& iso_utc_millis) {
+  std::tm utc{};
+  int millis = 0;
+  if (std::sscanf(iso_utc_millis.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &utc.tm_year, &utc.tm_mon,
+                  &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &millis) != 7) {
+    return "unparsable " + iso_utc_millis;
+  }
+  utc.tm_year -= 1900;
+  utc.tm_mon -= 1;
+  const std::time_t t = ::timegm(&utc);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%03d000", local.tm_year + 1900,
+                local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec, millis);
+  return text;
 }
 
 // GET /api/v1/predictions?per_page=100, all pages, newest first.
