@@ -150,6 +150,77 @@ TEST_F(CliTest, EvaluateJsonHasTheDocumentedKeysAndConsistentCounts) {
     EXPECT_TRUE(fs::exists(report.path() / file)) << file;
 }
 
+TEST_F(CliTest, EvaluateStressReportsEveryConditionTheMeanAndTheWorst) {
+  testing::TempDir report;
+  const CliRun run = Pneumo("evaluate --json --stress --data " + Data().string() + " --model " + Model().string() +
+                            " --report " + report.path().string());
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const json m = json::parse(run.out);
+  EXPECT_EQ(m["n"], 80) << "the clean figures keep their keys";
+  const json& stress = m["stress"];
+  ASSERT_GE(stress["conditions"].size(), 15u);
+  EXPECT_EQ(stress["conditions"][0]["name"], "clean");
+  EXPECT_DOUBLE_EQ(stress["conditions"][0]["accuracy"].get<double>(), m["accuracy"].get<double>());
+  double sum = 0, worst = 1;
+  for (const auto& c : stress["conditions"]) {
+    EXPECT_EQ(c["n"], 80);
+    sum += c["accuracy"].get<double>();
+    worst = std::min(worst, c["accuracy"].get<double>());
+  }
+  EXPECT_NEAR(stress["mean"]["accuracy"].get<double>(), sum / stress["conditions"].size(), 1e-9);
+  EXPECT_DOUBLE_EQ(stress["worst"]["accuracy"].get<double>(), worst);
+  EXPECT_TRUE(stress["worst"]["conditions"].contains("specificity"));
+  EXPECT_TRUE(fs::exists(report.path() / "calibration_stress.svg"));
+  // The same run again gives the same figures: every condition is seeded.
+  const CliRun again = Pneumo("evaluate --json --stress --data " + Data().string() + " --model " + Model().string());
+  EXPECT_EQ(json::parse(again.out)["stress"], stress);
+}
+
+TEST_F(CliTest, CalibrateFitsOnTheStressValidationAndFitsTheOodCheck) {
+  testing::TempDir copy;
+  fs::copy(Model(), copy.path(), fs::copy_options::recursive);
+  const CliRun run = Pneumo("calibrate --model " + copy.path().string() + " --data " + Data().string());
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_NE(run.out.find("stress conditions"), std::string::npos) << run.out;
+  const json card = json::parse(std::ifstream(copy.path() / "card.json"));
+  EXPECT_TRUE(card["validation"].contains("stress"));
+  ASSERT_TRUE(card.contains("ood"));
+  EXPECT_TRUE(fs::exists(copy.path() / "ood.pt"));
+  EXPECT_GT(card["ood"]["threshold"].get<double>(), 0.0);
+  EXPECT_LE(card["ood"]["fit"]["validation_flagged"].get<double>(), 0.05);
+  // predict now reports the score.
+  const CliRun predicted = Pneumo("predict --json --model " + copy.path().string() + " " + (Data() / "NORMAL").string());
+  ASSERT_EQ(predicted.exit_code, 0);
+  for (const auto& row : json::parse(predicted.out)) EXPECT_TRUE(row.contains("ood_score")) << row.dump();
+}
+
+TEST_F(CliTest, EnsembleOfTwoMembersAveragesThemAndRefusesMismatchedSplits) {
+  testing::TempDir second, ensemble, other_split;
+  const CliRun train = Pneumo("train --data " + Data().string() + " --out " + second.path().string() +
+                              " --arch tiny --input-size 48 --epochs 2 --lr 0.01 --seed 9 --no-progress --log-level warn");
+  ASSERT_EQ(train.exit_code, 0) << train.out;
+  const CliRun run = Pneumo("ensemble --member " + Model().string() + " --member " + second.path().string() +
+                            " --out " + ensemble.path().string() + " --data " + Data().string() + " --version 9.0.0");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const json card = json::parse(std::ifstream(ensemble.path() / "card.json"));
+  EXPECT_EQ(card["architecture"], "ensemble");
+  ASSERT_EQ(card["members"].size(), 2u);
+  EXPECT_TRUE(fs::exists(ensemble.path() / "member1.pt"));
+  EXPECT_TRUE(fs::exists(ensemble.path() / "member2.pt"));
+  EXPECT_TRUE(card.contains("ood"));
+  const CliRun predicted = Pneumo("predict --json --model " + ensemble.path().string() + " " + (Data() / "PNEUMONIA").string());
+  EXPECT_EQ(predicted.exit_code, 0) << predicted.out;
+
+  const CliRun moved = Pneumo("train --data " + Data().string() + " --out " + other_split.path().string() +
+                              " --arch tiny --input-size 48 --epochs 1 --split-seed 5 --no-progress --log-level warn");
+  ASSERT_EQ(moved.exit_code, 0);
+  testing::TempDir refused;
+  const CliRun mismatch = Pneumo("ensemble --member " + Model().string() + " --member " + other_split.path().string() +
+                                 " --out " + refused.path().string() + " --data " + Data().string() + " 2>&1");
+  EXPECT_NE(mismatch.exit_code, 0);
+  EXPECT_NE(mismatch.out.find("other patients"), std::string::npos) << mismatch.out;
+}
+
 TEST_F(CliTest, BadArgumentsGiveAMessageAndNonZeroExit) {
   EXPECT_NE(Pneumo("evaluate --data /nonexistent --model " + Model().string()).exit_code, 0);
   EXPECT_NE(Pneumo("predict --model /nonexistent " + (Data() / "NORMAL").string()).exit_code, 0);

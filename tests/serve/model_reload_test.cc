@@ -112,7 +112,9 @@ TEST(ModelReload, ABrokenModelIsRefusedAndTheOldOneKeepsServing) {
 
   // publish refuses it outright...
   const fs::path broken = VersionedCopy(dir.path() / "broken", "7.1.0-broken");
-  std::ofstream(broken / "weights.pt", std::ios::app) << "corrupt";
+  for (const auto& entry : fs::directory_iterator(broken))  // every weights file: single or ensemble
+    if (entry.path().extension() == ".pt" && entry.path().filename() != "ood.pt")
+      std::ofstream(entry.path(), std::ios::app) << "corrupt";
   std::string output;
   EXPECT_NE(Publish(broken, target, &output), 0);
   EXPECT_NE(output.find("SHA-256"), std::string::npos) << output;
