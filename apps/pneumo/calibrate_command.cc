@@ -18,13 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return date;
-}
-
 // The value below which `fraction` of the scores lie (nearest rank).
 double Percentile(std::vector<float> scores, double fraction) {
   if (scores.empty()) return 0;

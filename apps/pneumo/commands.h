@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <ctime>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -38,6 +40,14 @@ Result<void> Recalibrate(const std::filesystem::path& model, const std::filesyst
 
 // --model's default: $PNEUMO_MODEL, else the shipped model next to the binary's source tree.
 std::filesystem::path DefaultModelPath();
+
+// The current UTC time in a strftime format, for cards and version names.
+inline std::string UtcNow(const char* format = "%Y-%m-%dT%H:%M:%SZ") {
+  const std::time_t now = std::time(nullptr);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, format, std::gmtime(&now));
+  return buffer;
+}
 
 // The whole command line, for model cards.
 const std::string& CommandLine();

@@ -14,13 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string UtcStamp() {
-  const std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
-  return buf;
-}
-
 // The model must load, match its checksums and answer a self-test before anyone gets it.
 Result<model::ModelCard> Verify(const fs::path& dir) {
   auto predictor = model::Predictor::Load(dir, 1);
@@ -53,7 +46,7 @@ Result<fs::path> PublishLocal(const fs::path& dir, const model::ModelCard& card,
                 target.string() + " exists and is not a symlink: publishing replaces a symlink atomically; point "
                                   "--to at a new name (and pneumo serve --model at it)");
   const fs::path versions = target.string() + ".versions";
-  const fs::path version_dir = versions / (card.version + "-" + UtcStamp());
+  const fs::path version_dir = versions / (card.version + "-" + UtcNow("%Y%m%dT%H%M%SZ"));
   if (auto copied = CopyModel(dir, version_dir); !copied) return std::unexpected(copied.error());
   if (auto verified = Verify(version_dir); !verified) {
     fs::remove_all(version_dir, ec);
@@ -81,7 +74,7 @@ Result<fs::path> PublishOverSsh(const fs::path& dir, const model::ModelCard& car
   if (slash == std::string::npos || slash == 0)
     return Fail(ErrorCode::kInvalidArgument, "--to ssh://HOST/PATH needs a host and an absolute path");
   const std::string host = rest.substr(0, slash), path = rest.substr(slash);
-  const std::string version_dir = path + ".versions/" + card.version + "-" + UtcStamp();
+  const std::string version_dir = path + ".versions/" + card.version + "-" + UtcNow("%Y%m%dT%H%M%SZ");
   const std::string remote = "mkdir -p " + ShellQuote(version_dir);
   const std::string copy = "scp -q -r " + ShellQuote(model::ModelDirectory(dir).string()) + "/. " +
                            ShellQuote(host + ":" + version_dir);

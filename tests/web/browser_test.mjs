@@ -354,6 +354,13 @@ test('the model page shows the threshold, validation and limits', async () => {
   assert.equal((await page.textContent('#model-version')).trim(), card.version);
   const validation = await page.textContent('#model-validation');
   if (typeof card.validation?.auc === 'number') assert.ok(validation.includes(card.validation.auc.toFixed(4)), 'AUC shown');
+  if (card.validation?.stress) {
+    const stress = await page.textContent('[data-testid=model-stress]');
+    for (const which of ['mean', 'worst']) {
+      const value = card.validation.stress[which].accuracy.toFixed(4);
+      assert.ok(stress.includes(value), `stress ${which} accuracy ${value} shown beside the clean figures`);
+    }
+  }
   const limits = await page.textContent('#model-limits');
   for (const words of [/not a diagnosis/i, /pediatric/i, /adults/i, /other hospitals/i, /clinician/i]) {
     assert.match(limits, words);
@@ -406,6 +413,23 @@ test('a file that is not an image gives a plain-words error and the page keeps w
   await page.waitForSelector('#result-label', { timeout: 60000 });
   assert.equal((await page.textContent('#result-label')).trim(), uploaded.label);
   assert.equal(await page.isHidden('#error-message'), true);
+});
+
+test('a picture that is not a chest X-ray is marked so, above the verdict', async () => {
+  // A grayscale checkerboard from Debian's scikit-image pictures (scripts/fetch_ood_negatives.sh).
+  const picture = path.join(path.dirname(artifacts), 'ood-negatives', 'chessboard_GRAY.png');
+  assert.ok(fs.existsSync(picture), `${picture} is missing: scripts/setup.sh fetches it`);
+  await page.click('#nav-upload');
+  await page.waitForSelector('#drop-zone');
+  await page.setInputFiles('#file-input', picture);
+  await page.waitForSelector('#result-label', { timeout: 60000 });
+  const id = await page.getAttribute('#result', 'data-id');
+  const stored = await api(`/api/v1/predictions/${id}`);
+  assert.equal(stored.out_of_distribution, true, `ood_score ${stored.ood_score}`);
+  assert.equal(stored.review_reasons[0], 'does not look like a frontal chest X-ray');
+  assert.match(await page.textContent('#ood-warning'), /does not look like a frontal chest X-ray/);
+  assert.ok(await page.$('.verdict--unreliable'), 'the verdict is shown, marked unreliable');
+  await screenshot('ui-not-a-chest-xray.png');
 });
 
 test('no console errors, no failed requests and nothing fetched from other hosts', () => {
