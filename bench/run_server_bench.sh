@@ -23,7 +23,7 @@ usage() {
   cat <<'EOF'
 options: [--build-dir DIR] [--bench-build-dir DIR] [--clients "1 8 32"] [--duration S] [--warmup S]
          [--images N] [--size PX] [--data DIR] [--port P] [--ref-port P] [--only pneumo|reference]
-         [--results FILE] [--max-wait-idle S] [-- SERVE_ARGS...]
+         [--results FILE] [--max-wait-idle S] [--ref-model DIR] [-- SERVE_ARGS...]
 EOF
 }
 
@@ -38,6 +38,7 @@ clients_list="1 8 32"
 duration=20
 warmup=5
 image_count=16
+ref_model=""
 image_size=2000
 data_dir="$repo_root/../shared/data/chest_xray/train"
 port=18080
@@ -62,6 +63,7 @@ while (($#)); do
     --only) only="${2:?}"; shift 2 ;;
     --results) results="${2:?}"; shift 2 ;;
     --max-wait-idle) max_wait_idle="${2:?}"; shift 2 ;;
+    --ref-model) ref_model="${2:?}"; shift 2 ;;
     --) shift; serve_extra=("$@"); break ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
@@ -70,7 +72,9 @@ done
 build_dir="$(cd "$build_dir" && pwd)" || die "no build directory $build_dir"
 readonly pneumo="$build_dir/pneumo" engine_bench="$build_dir/bench/engine_bench"
 readonly load_client="$bench_build_dir/bench/load_client"
-readonly model_dir="$repo_root/models/default"
+# The reference serves one network the way the original system did (Flask cannot load an
+# ensemble): --ref-model names it, by default the shipped model when that is a single network.
+readonly model_dir="${ref_model:-$repo_root/models/default}"
 cores="$(nproc)"
 readonly cores
 
