@@ -3,7 +3,7 @@
 // (Lee et al. 2018), computed from the features of the same forward pass that predicts.
 //
 //   OodStatistics stats = FitOodStatistics(train_features, train_labels);   // [N][D], 0/1
-//   float score = MahalanobisScore(stats, features_of_one_image);          // ~1 in distribution
+//   float score = MahalanobisScore(stats, features_of_one_image);          // small in distribution
 //   SaveOodStatistics({stats}, "models/x/ood.pt");
 //
 // No torch in this header. Pure functions; thread-safe.

@@ -57,7 +57,7 @@ function oodBlock(prediction) {
   if (!prediction.out_of_distribution) return null;
   return h('div', { class: 'ood-warning', id: 'ood-warning', 'data-testid': 'ood-warning', role: 'alert' },
     h('p', { class: 'ood-warning__title' },
-      h('span', { class: 'ood-warning__icon', 'aria-hidden': 'true' }, '⛔'),
+      h('span', { class: 'ood-warning__icon', 'aria-hidden': 'true' }, '⚠'),
       'This image does not look like a frontal chest X-ray'),
     h('p', {}, 'The model was not made for images like this one, so the result below is unreliable. '
       + 'Check that the right file was uploaded.'));
@@ -126,7 +126,8 @@ function factsBlock(prediction) {
   }
   if (typeof prediction.ood_score === 'number') {
     add('Out-of-distribution score', h('span', { id: 'result-ood-score' },
-      `${prediction.ood_score.toFixed(2)} (about 1 for a typical chest X-ray)`));
+      `${prediction.ood_score.toFixed(2)} (${prediction.out_of_distribution
+        ? 'above the range of the chest X-rays the model knows' : 'within the range of chest X-rays'})`));
   }
   add('Analysed', formatDateTime(prediction.created_at));
   add('SHA-256', h('code', { title: prediction.sha256 ?? '', id: 'result-sha256' }, abbreviateHash(prediction.sha256)));
