@@ -43,11 +43,20 @@ try {
   }
   // Prometheus hands new targets to its scrapers after up to 5 s: traffic before the first
   // scrape would leave counters with nothing to compare against.
+  // Both servers, and every other job with at least one target up (a loaded machine may take
+  // a few scrape rounds to get there).
+  let upByJob = {};
   const scraping = await waitFor('first scrapes', async () => {
-    const r = await promQuery(stack.prometheus, 'up{job=~"pneumo|node|redis|nginx|pneumo-readiness"} == 1');
-    return r && r.length === 6;
-  }, 30000, 250);
-  check(!!scraping, 'Prometheus scrapes both servers, the readiness probes and the exporters');
+    const r = await promQuery(stack.prometheus, 'up{job=~"pneumo|node|redis|nginx|pneumo-readiness"}');
+    if (!r) return false;
+    upByJob = {};
+    for (const series of r) {
+      const job = series.metric.job;
+      upByJob[job] = (upByJob[job] ?? 0) + (series.value[1] === '1' ? 1 : 0);
+    }
+    return upByJob.pneumo === 2 && ['node', 'redis', 'nginx', 'pneumo-readiness'].every((j) => upByJob[j] >= 1);
+  }, 90000, 500);
+  check(!!scraping, `Prometheus scrapes both servers, the readiness probes and the exporters (up by job: ${JSON.stringify(upByJob)})`);
   const start = Date.now() / 1000;
 
   // A short training run with its metrics on the port Prometheus scrapes as the trainer.
