@@ -21,21 +21,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The flags' defaults are the libraries' own (one source of truth), except where noted.
+const infer::BatcherOptions kBatching;
+const serving::ServiceOptions kService;
+const serving::HttpOptions kHttp;
+
 struct ServeArgs {
-  std::string listen = "127.0.0.1:8080";
+  std::string listen = kHttp.host + ":8080";  // the library picks no port of its own
   std::string store;  // default: sqlite in data_dir
   fs::path data_dir = "pneumo-data";
   fs::path model = DefaultModelPath();
   fs::path web_root;
-  int max_batch = 8;
-  double max_wait_ms = 2;
-  int max_queue = 256;
-  int request_timeout_ms = 30000;
-  double max_upload_mb = 25;
-  int threads = 1;
-  int http_threads = 64;
-  int http_nice = 10;
-  double review_band = 0.15;
+  int max_batch = kBatching.max_batch_size;
+  double max_wait_ms = static_cast<double>(kBatching.max_wait.count()) / 1000.0;
+  int max_queue = static_cast<int>(kBatching.max_queue);
+  int request_timeout_ms = static_cast<int>(kService.request_timeout.count());
+  double max_upload_mb = static_cast<double>(kHttp.max_upload_bytes) / (1024.0 * 1024.0);
+  int threads = 1;  // see --threads: the server's choice, not a library default
+  int http_threads = kHttp.threads;
+  int http_nice = kHttp.worker_nice;
+  double review_band = kService.review.band;
   int model_poll_ms = 2000;  // 0: reload only on SIGHUP
 };
 

@@ -30,8 +30,10 @@
 namespace pneumo::infer {
 
 struct BatcherOptions {
-  // Default 16. Most requests run in one call of the batch function. Values below 1 count as 1.
-  int max_batch_size = 16;
+  // Default 8. Most requests run in one call of the batch function. Values below 1 count as 1.
+  // 8 rather than more: on two cores a batch of 8 already keeps the model thread busy, and a
+  // larger one only makes the first request of a batch wait longer (bench/README.md).
+  int max_batch_size = 8;
   // Default 2 ms. The longest the first request of a batch waits for company before the batch
   // runs anyway. Zero runs whatever is queued at once.
   std::chrono::microseconds max_wait{2000};
