@@ -105,7 +105,8 @@ Evaluation Evaluate(model::Network& net, data::BatchLoader& loader, const torch:
   return out;
 }
 
-// The validation images under acquisition shifts, at the network's input size.
+// The validation images under acquisition shifts, at the cache's side (the loader trims and
+// resizes each, as serving does an upload).
 struct StressSet {
   data::ImageCache images;
   std::vector<std::size_t> condition;  // index into data::StressConditions(), per image
@@ -114,7 +115,7 @@ struct StressSet {
 // Each validation image (at the cache's side) once clean and under `per_image` further
 // conditions, rotating through the list so that every condition gets about the same number of
 // images of each class. Cheap enough to score after every epoch.
-StressSet BuildStressSample(const data::ImageCache& val, int input_size, int per_image, std::uint64_t seed) {
+StressSet BuildStressSample(const data::ImageCache& val, int per_image, std::uint64_t seed) {
   const auto conditions = data::StressConditions();
   const std::size_t shifted = conditions.size() - 1;  // all but "clean"
   std::vector<cv::Mat> images;
@@ -135,8 +136,7 @@ StressSet BuildStressSample(const data::ImageCache& val, int input_size, int per
 }
 
 // All validation images under one condition.
-data::ImageCache BuildCondition(const data::ImageCache& val, std::size_t condition, int input_size,
-                                std::uint64_t seed) {
+data::ImageCache BuildCondition(const data::ImageCache& val, std::size_t condition, std::uint64_t seed) {
   const auto& c = data::StressConditions()[condition];
   std::vector<cv::Mat> images;
   for (std::size_t i = 0; i < val.size(); ++i)
@@ -303,7 +303,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
       MeasureNormalization(*train_cache, options.normalization, options.equalization, options.borders,
                            options.input_size);
   const StressSet stress_sample =
-      BuildStressSample(*val_cache, options.input_size, std::max(0, options.stress_per_image), options.split_seed);
+      BuildStressSample(*val_cache, std::max(0, options.stress_per_image), options.split_seed);
   std::size_t positives = 0;
   for (int y : train_cache->labels()) positives += static_cast<std::size_t>(y);
   const double n = static_cast<double>(train_cache->size());
@@ -423,7 +423,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
   std::vector<Evaluation> per_condition;
   Evaluation pooled;
   for (std::size_t c = 0; c < data::StressConditions().size(); ++c) {
-    const data::ImageCache shifted = BuildCondition(*val_cache, c, options.input_size, options.split_seed);
+    const data::ImageCache shifted = BuildCondition(*val_cache, c, options.split_seed);
     data::BatchLoader loader(shifted, eval_options);
     per_condition.push_back(Evaluate(eval_net, loader, device));
     pooled.logits.insert(pooled.logits.end(), per_condition.back().logits.begin(), per_condition.back().logits.end());
