@@ -4,12 +4,11 @@
 //
 //   build/bench/model_bench --threads 1 models/default /tmp/ens/m1
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 #include <vector>
 
 #include "model/ood.h"
@@ -73,13 +72,20 @@ int main(int argc, char** argv) {
       stats.precision.assign(dim * dim, 0.001f);
       const auto t = Clock::now();
       float sink = 0;
-      for (int r = 0; r < 1000; ++r) sink += pneumo::model::MahalanobisScore(stats, (*features)[0][0]);
-      ood = {{"per_image_per_member_us", std::chrono::duration<double, std::micro>(Clock::now() - t).count() / 1000},
-             {"feature_dim", dim}, {"checksum", sink > 0}};
+      for (int r = 0; r < 1000; ++r)
+        sink += pneumo::model::MahalanobisScore(stats, (*features)[0][0]);
+      ood = {{"per_image_per_member_us",
+              std::chrono::duration<double, std::micro>(Clock::now() - t).count() / 1000},
+             {"feature_dim", dim},
+             {"checksum", sink > 0}};
     }
-    nlohmann::json out{{"model", card.name + " " + card.version}, {"directory", dir},
-                       {"members", (*predictor)->member_count()}, {"input_size", card.input_size},
-                       {"threads", threads}, {"predict", latency}, {"ood_score", ood}};
+    nlohmann::json out{{"model", card.name + " " + card.version},
+                       {"directory", dir},
+                       {"members", (*predictor)->member_count()},
+                       {"input_size", card.input_size},
+                       {"threads", threads},
+                       {"predict", latency},
+                       {"ood_score", ood}};
     std::printf("%s\n", out.dump().c_str());
   }
   return 0;

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <ctime>
 #include <filesystem>
 #include <string>
@@ -31,12 +30,13 @@ Result<std::vector<data::LabeledImage>> ValidationImagesFor(const model::ModelCa
                                                             const std::filesystem::path& data);
 
 // The whole train/validation split of the model's training run, re-carved the same way.
-Result<data::Split> TrainingSplitFor(const model::ModelCard& card, const std::filesystem::path& data);
+Result<data::Split> TrainingSplitFor(const model::ModelCard& card,
+                                     const std::filesystem::path& data);
 
 // What `pneumo calibrate` does: refit the calibration and threshold on the stress validation and,
 // with fit_ood, the OOD statistics on the training patients; rewrites the card. Prints a summary.
-Result<void> Recalibrate(const std::filesystem::path& model, const std::filesystem::path& data, bool fit_ood,
-                         double ood_percentile);
+Result<void> Recalibrate(const std::filesystem::path& model, const std::filesystem::path& data,
+                         bool fit_ood, double ood_percentile);
 
 // --model's default: $PNEUMO_MODEL, else the shipped model next to the binary's source tree.
 std::filesystem::path DefaultModelPath();

@@ -1,6 +1,6 @@
-// pneumo: pneumonia detection on chest X-rays. This file only wires subcommands; the work is in src/.
+// pneumo: pneumonia detection on chest X-rays. This file only wires subcommands; the work is in
+// src/.
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 #include <string>
 
@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // --log-level may come after the subcommand
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
   int exit_code = 0;
   pneumo::app::AddTrainCommand(app, exit_code);
   pneumo::app::AddEvaluateCommand(app, exit_code);

@@ -1,13 +1,12 @@
 #include <malloc.h>
 #include <signal.h>
 
-#include <opencv2/core/utility.hpp>
-
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <opencv2/core/utility.hpp>
 #include <stop_token>
 #include <thread>
 
@@ -28,7 +27,7 @@ const serving::HttpOptions kHttp;
 
 struct ServeArgs {
   std::string listen = kHttp.host + ":8080";  // the library picks no port of its own
-  std::string store;  // default: sqlite in data_dir
+  std::string store;                          // default: sqlite in data_dir
   fs::path data_dir = "pneumo-data";
   fs::path model = DefaultModelPath();
   fs::path web_root;
@@ -83,11 +82,12 @@ class ModelReloader {
       return service_.ReplaceModel(std::move(*predictor), std::move(*explainer));
     }();
     if (!ready) {
-      spdlog::error("event=model_reload_refused trigger={} serving_version={} error=\"{}\"", why, was,
-                    ready.error().ToString());
+      spdlog::error("event=model_reload_refused trigger={} serving_version={} error=\"{}\"", why,
+                    was, ready.error().ToString());
       return;
     }
-    spdlog::info("event=model_reloaded trigger={} from_version={} to_version={}", why, was, service_.card().version);
+    spdlog::info("event=model_reloaded trigger={} from_version={} to_version={}", why, was,
+                 service_.card().version);
   }
 
   // Reloads when the directory changed since the last look.
@@ -110,12 +110,14 @@ class ModelReloader {
 Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return Fail(ErrorCode::kInvalidArgument, "--listen must be HOST:PORT, e.g. 127.0.0.1:8080, not '" + listen + "'");
+    return Fail(ErrorCode::kInvalidArgument,
+                "--listen must be HOST:PORT, e.g. 127.0.0.1:8080, not '" + listen + "'");
   }
   try {
     std::size_t used = 0;
     const int port = std::stoi(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+    if (used != listen.size() - colon - 1 || port < 0 || port > 65535)
+      throw std::out_of_range("port");
     return std::pair{listen.substr(0, colon), port};
   } catch (const std::exception&) {
     return Fail(ErrorCode::kInvalidArgument, "--listen port must be 0..65535 in '" + listen + "'");
@@ -129,16 +131,19 @@ int Serve(const ServeArgs& args) {
   };
   auto address = ParseListen(args.listen);
   if (!address) return fail(address.error().message);
-  if (args.max_batch < 1 || args.max_queue < 1 || args.max_wait_ms < 0 || args.request_timeout_ms < 1 ||
-      args.max_upload_mb <= 0 || args.review_band < 0 || args.review_band > 0.5) {
-    return fail("--max-batch, --max-queue and --request-timeout-ms must be >= 1, --max-wait-ms >= 0, "
-                "--max-upload-mb > 0 and --review-band in [0, 0.5]");
+  if (args.max_batch < 1 || args.max_queue < 1 || args.max_wait_ms < 0 ||
+      args.request_timeout_ms < 1 || args.max_upload_mb <= 0 || args.review_band < 0 ||
+      args.review_band > 0.5) {
+    return fail(
+        "--max-batch, --max-queue and --request-timeout-ms must be >= 1, --max-wait-ms >= 0, "
+        "--max-upload-mb > 0 and --review-band in [0, 0.5]");
   }
   std::string store_url = args.store;
   if (store_url.empty()) {
     std::error_code ec;
     fs::create_directories(args.data_dir, ec);
-    if (ec) return fail("cannot create data directory " + args.data_dir.string() + ": " + ec.message());
+    if (ec)
+      return fail("cannot create data directory " + args.data_dir.string() + ": " + ec.message());
     store_url = "sqlite:" + (args.data_dir / "results.db").string();
   }
   // Requests are the unit of parallelism: OpenCV's own thread pool would only compete with them.
@@ -188,21 +193,25 @@ int Serve(const ServeArgs& args) {
        .worker_nice = args.http_nice});
   if (!server) return fail(server.error().ToString());
   const auto& card = (*service)->card();
-  std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(), (*server)->port(),
-              card.name.c_str(), card.version.c_str(), store_name.c_str());
+  std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),
+              (*server)->port(), card.name.c_str(), card.version.c_str(), store_name.c_str());
   std::fflush(stdout);
-  spdlog::info("event=serve_start host={} port={} max_batch={} max_wait_ms={} max_queue={} store={}", address->first,
-            (*server)->port(), args.max_batch, args.max_wait_ms, args.max_queue, store_name);
+  spdlog::info(
+      "event=serve_start host={} port={} max_batch={} max_wait_ms={} max_queue={} store={}",
+      address->first, (*server)->port(), args.max_batch, args.max_wait_ms, args.max_queue,
+      store_name);
   ModelReloader reloader(**service, args);
   std::jthread watcher;
   if (args.model_poll_ms > 0) {
-    watcher = std::jthread([&reloader, period = std::chrono::milliseconds(args.model_poll_ms)](std::stop_token stop) {
-      std::mutex mu;
-      std::condition_variable_any cv;
-      std::unique_lock lock(mu);
-      // wait_for returns early, true, once a stop is requested; otherwise after `period`.
-      while (!cv.wait_for(lock, stop, period, [&stop] { return stop.stop_requested(); })) reloader.Poll();
-    });
+    watcher = std::jthread(
+        [&reloader, period = std::chrono::milliseconds(args.model_poll_ms)](std::stop_token stop) {
+          std::mutex mu;
+          std::condition_variable_any cv;
+          std::unique_lock lock(mu);
+          // wait_for returns early, true, once a stop is requested; otherwise after `period`.
+          while (!cv.wait_for(lock, stop, period, [&stop] { return stop.stop_requested(); }))
+            reloader.Poll();
+        });
   }
   int signal_number = 0;
   while (true) {
@@ -225,36 +234,49 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ServeArgs>();
   if (const char* env = std::getenv("PNEUMO_DATA_DIR"); env && *env) args->data_dir = env;
   CLI::App* cmd = app.add_subcommand("serve", "Serve the HTTP API and web UI");
-  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)")->capture_default_str();
+  cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)")
+      ->capture_default_str();
   cmd->add_option("--store", args->store,
-                  "Result store: sqlite:PATH or redis://[:password@]host[:port][/db] (default: sqlite in --data-dir)");
-  cmd->add_option("--data-dir", args->data_dir, "Where the default SQLite store lives (default: $PNEUMO_DATA_DIR or ./pneumo-data)")
+                  "Result store: sqlite:PATH or redis://[:password@]host[:port][/db] (default: "
+                  "sqlite in --data-dir)");
+  cmd->add_option(
+         "--data-dir", args->data_dir,
+         "Where the default SQLite store lives (default: $PNEUMO_DATA_DIR or ./pneumo-data)")
       ->capture_default_str();
-  cmd->add_option("--model", args->model, "Model directory (default: $PNEUMO_MODEL or the shipped model)")
+  cmd->add_option("--model", args->model,
+                  "Model directory (default: $PNEUMO_MODEL or the shipped model)")
       ->capture_default_str();
-  cmd->add_option("--max-batch", args->max_batch, "Most images per forward pass")->capture_default_str();
-  cmd->add_option("--max-wait-ms", args->max_wait_ms, "Longest a request waits for others to batch with")
+  cmd->add_option("--max-batch", args->max_batch, "Most images per forward pass")
       ->capture_default_str();
-  cmd->add_option("--max-queue", args->max_queue, "Requests waiting beyond which uploads get 503 busy")
+  cmd->add_option("--max-wait-ms", args->max_wait_ms,
+                  "Longest a request waits for others to batch with")
       ->capture_default_str();
-  cmd->add_option("--request-timeout-ms", args->request_timeout_ms, "Per-request limit; then 503 timeout")
+  cmd->add_option("--max-queue", args->max_queue,
+                  "Requests waiting beyond which uploads get 503 busy")
       ->capture_default_str();
-  cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload accepted; larger gets 413")
+  cmd->add_option("--request-timeout-ms", args->request_timeout_ms,
+                  "Per-request limit; then 503 timeout")
+      ->capture_default_str();
+  cmd->add_option("--max-upload-mb", args->max_upload_mb,
+                  "Largest upload accepted; larger gets 413")
       ->capture_default_str();
   // One thread by default: a multi-threaded forward pass synchronises at every layer, so any
   // decoder (or other process) holding one core stalls the whole batch; measured 3-4x fewer
   // requests/s with 2 threads than with 1 on this 2-core machine (bench/README.md).
   cmd->add_option("--threads", args->threads, "Threads for the model's forward pass (0: all cores)")
       ->capture_default_str();
-  cmd->add_option("--http-threads", args->http_threads, "Connections served at once (an open keep-alive connection holds one)")
+  cmd->add_option("--http-threads", args->http_threads,
+                  "Connections served at once (an open keep-alive connection holds one)")
       ->capture_default_str();
-  cmd->add_option("--http-nice", args->http_nice,
-                  "Nice value of the HTTP (decoding) threads, so the model's threads keep their cores")
+  cmd->add_option(
+         "--http-nice", args->http_nice,
+         "Nice value of the HTTP (decoding) threads, so the model's threads keep their cores")
       ->capture_default_str();
   cmd->add_option("--review-band", args->review_band,
                   "Flag for review when the probability is this close to the threshold")
       ->capture_default_str();
-  cmd->add_option("--web-root", args->web_root, "Serve the web UI from this folder instead of the built-in copy");
+  cmd->add_option("--web-root", args->web_root,
+                  "Serve the web UI from this folder instead of the built-in copy");
   cmd->add_option("--model-poll-ms", args->model_poll_ms,
                   "How often to look for a newly published model in --model (0: only on SIGHUP)")
       ->capture_default_str();

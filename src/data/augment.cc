@@ -1,9 +1,8 @@
 #include "data/augment.h"
 
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 
 namespace pneumo::data {
 namespace {
@@ -12,7 +11,9 @@ namespace {
 constexpr int kCropAttempts = 10;
 
 cv::Rect RandomCrop(const cv::Size& size, const AugmentOptions& options, std::mt19937& rng) {
-  auto uniform = [&rng](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto uniform = [&rng](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
   const double area = static_cast<double>(size.area());
   const double log_aspect = std::log(std::max(1.0, options.max_crop_aspect));
   for (int attempt = 0; attempt < kCropAttempts; ++attempt) {
@@ -30,7 +31,8 @@ cv::Rect RandomCrop(const cv::Size& size, const AugmentOptions& options, std::mt
 
 }  // namespace
 
-cv::Mat Augment(const cv::Mat& gray01, const AugmentOptions& options, std::mt19937& rng, int output_side) {
+cv::Mat Augment(const cv::Mat& gray01, const AugmentOptions& options, std::mt19937& rng,
+                int output_side) {
   auto uniform = [&rng](double lo, double hi) {
     return std::uniform_real_distribution<double>(lo, hi)(rng);
   };
@@ -55,14 +57,18 @@ cv::Mat Augment(const cv::Mat& gray01, const AugmentOptions& options, std::mt199
   transform.at<double>(0, 2) += uniform(-options.max_shift, options.max_shift) * side;
   transform.at<double>(1, 2) += uniform(-options.max_shift, options.max_shift) * side;
   cv::Mat out;
-  cv::warpAffine(framed, out, transform, out_size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+  cv::warpAffine(framed, out, transform, out_size, cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                 cv::Scalar(0));
 
   if (options.border_probability > 0 && uniform(0, 1) < options.border_probability) {
     const double r = uniform(0, 1);
     const float value = r < 0.4 ? 0.0f : r < 0.8 ? 1.0f : static_cast<float>(uniform(0, 1));
-    const int sides = std::uniform_int_distribution<int>(1, 15)(rng);  // a non-empty subset of 4 edges
+    const int sides =
+        std::uniform_int_distribution<int>(1, 15)(rng);  // a non-empty subset of 4 edges
     const int w = out.cols, h = out.rows;
-    auto band = [&](int extent) { return std::max(1, static_cast<int>(uniform(0.03, options.max_border) * extent)); };
+    auto band = [&](int extent) {
+      return std::max(1, static_cast<int>(uniform(0.03, options.max_border) * extent));
+    };
     if (sides & 1) out.colRange(0, band(w)).setTo(value);
     if (sides & 2) out.colRange(w - band(w), w).setTo(value);
     if (sides & 4) out.rowRange(0, band(h)).setTo(value);

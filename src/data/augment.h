@@ -10,7 +10,6 @@
 #pragma once
 
 #include <opencv2/core/mat.hpp>
-
 #include <random>
 
 namespace pneumo::data {
@@ -20,18 +19,18 @@ struct AugmentOptions {
   double max_shift = 0.08;             // fraction of the side, each axis
   double min_scale = 0.90;             // zoom range
   double max_scale = 1.15;
-  double brightness = 0.10;            // additive, uniform in [-b, b]
-  double contrast = 0.25;              // multiplicative around the mean, in [1-c, 1+c]
-  double gamma = 0.35;                 // exponent exp(uniform[-g, g])
-  double blur_probability = 0.25;      // Gaussian blur, sigma in [0.3, 1.2] px: softer films
-  double noise_std = 0.02;             // additive Gaussian noise, std uniform in [0, noise_std]
+  double brightness = 0.10;        // additive, uniform in [-b, b]
+  double contrast = 0.25;          // multiplicative around the mean, in [1-c, 1+c]
+  double gamma = 0.35;             // exponent exp(uniform[-g, g])
+  double blur_probability = 0.25;  // Gaussian blur, sigma in [0.3, 1.2] px: softer films
+  double noise_std = 0.02;         // additive Gaussian noise, std uniform in [0, noise_std]
   // Random resized crop (Szegedy et al. 2015) before the affine step: a region of
   // [min_crop_area, 1] of the image with aspect ratio in [1/max_crop_aspect, max_crop_aspect],
   // stretched to the output side. Framing differs between sites more than anything else.
-  double crop_probability = 0.0;       // 0 keeps the whole image (the 1.0.0 recipe)
+  double crop_probability = 0.0;  // 0 keeps the whole image (the 1.0.0 recipe)
   double min_crop_area = 0.35;
   double max_crop_aspect = 4.0 / 3.0;
-  double sharpen_probability = 0.0;    // unsharp mask, amount in [0.3, 1.5]: harder kernels
+  double sharpen_probability = 0.0;  // unsharp mask, amount in [0.3, 1.5]: harder kernels
   // Flat bands (black, white or a gray) up to max_border of the side on one to four edges: film
   // edges, collimators and padding that other sites leave in the image.
   double border_probability = 0.0;

@@ -20,7 +20,9 @@ std::size_t BatchLoader::batches_per_epoch() const {
   return (order_.size() + b - 1) / b;
 }
 
-int BatchLoader::side() const { return options_.output_side > 0 ? options_.output_side : cache_.input_size(); }
+int BatchLoader::side() const {
+  return options_.output_side > 0 ? options_.output_side : cache_.input_size();
+}
 
 void BatchLoader::StopWorkers() {
   {
@@ -84,7 +86,8 @@ std::optional<Batch> BatchLoader::Next() {
 
 Batch BatchLoader::MakeBatch(std::size_t batch_index, int epoch) const {
   const std::size_t begin = batch_index * static_cast<std::size_t>(options_.batch_size);
-  const std::size_t end = std::min(order_.size(), begin + static_cast<std::size_t>(options_.batch_size));
+  const std::size_t end =
+      std::min(order_.size(), begin + static_cast<std::size_t>(options_.batch_size));
   Batch batch;
   batch.side = side();
   batch.size = static_cast<int>(end - begin);
@@ -95,7 +98,8 @@ Batch BatchLoader::MakeBatch(std::size_t batch_index, int epoch) const {
     cv::Mat x;
     if (options_.augment) {
       // Seeded per (seed, epoch, sample): independent of which worker makes it.
-      std::mt19937 rng(static_cast<std::uint32_t>(options_.seed * 7919ULL + epoch * 104729ULL + sample));
+      std::mt19937 rng(
+          static_cast<std::uint32_t>(options_.seed * 7919ULL + epoch * 104729ULL + sample));
       x = Augment(cache_.image(sample), options_.augment_options, rng);
     } else {
       x = cache_.image(sample);

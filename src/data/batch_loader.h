@@ -34,13 +34,13 @@ struct Batch {
 
 struct BatchLoaderOptions {
   int batch_size = 32;
-  bool shuffle = true;            // new permutation each epoch
+  bool shuffle = true;  // new permutation each epoch
   bool augment = true;
   AugmentOptions augment_options;
   image::Normalization normalization;
-  int output_side = 0;            // side of the batches' images; 0: the cache's
-  int workers = 1;                // augmentation threads
-  int prefetch = 4;               // batches ready ahead of the consumer
+  int output_side = 0;  // side of the batches' images; 0: the cache's
+  int workers = 1;      // augmentation threads
+  int prefetch = 4;     // batches ready ahead of the consumer
   std::uint64_t seed = 42;
 };
 

@@ -14,7 +14,8 @@ Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, in
   ParallelFor(0, images.size(), threads, [&](std::size_t i) {
     auto gray = image::DecodeImageFile(images[i].path);
     if (gray) {
-      decoded[i] = image::ResizeForModel(trim_borders ? image::TrimUniformBorders(*gray) : *gray, input_size);
+      decoded[i] = image::ResizeForModel(trim_borders ? image::TrimUniformBorders(*gray) : *gray,
+                                         input_size);
     } else {
       errors[i] = gray.error();
     }

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <opencv2/core/mat.hpp>
-
 #include <string>
 #include <vector>
 

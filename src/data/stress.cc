@@ -1,11 +1,10 @@
 #include "data/stress.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <random>
 #include <vector>
 
@@ -121,7 +120,8 @@ cv::Mat JpegRecompressed(const cv::Mat& x, std::uint64_t) {
 }
 
 cv::Mat LowResolution(const cv::Mat& x, std::uint64_t) {
-  return ResizeTo(ResizeTo(x, cv::Size(std::max(1, x.cols * 2 / 5), std::max(1, x.rows * 2 / 5))), x.size());
+  return ResizeTo(ResizeTo(x, cv::Size(std::max(1, x.cols * 2 / 5), std::max(1, x.rows * 2 / 5))),
+                  x.size());
 }
 
 // Tighter collimation: the central 80% of each side, stretched back.
@@ -167,13 +167,17 @@ cv::Mat Marker(const cv::Mat& x, std::uint64_t seed) {
   const double scale = x.cols / 224.0;
   const bool right = (seed & 1) != 0;
   const int size = static_cast<int>(28 * scale);
-  const cv::Point corner(right ? x.cols - size - static_cast<int>(8 * scale) : static_cast<int>(8 * scale),
-                         static_cast<int>(8 * scale));
+  const cv::Point corner(
+      right ? x.cols - size - static_cast<int>(8 * scale) : static_cast<int>(8 * scale),
+      static_cast<int>(8 * scale));
   cv::rectangle(out, cv::Rect(corner.x, corner.y, size, size), cv::Scalar(1.0), cv::FILLED);
-  cv::putText(out, right ? "R" : "L", corner + cv::Point(size / 5, size * 4 / 5), cv::FONT_HERSHEY_SIMPLEX,
-              0.8 * scale, cv::Scalar(0.0), std::max(1, static_cast<int>(2 * scale)));
-  cv::putText(out, "PORTABLE AP", cv::Point(static_cast<int>(8 * scale), x.rows - static_cast<int>(10 * scale)),
-              cv::FONT_HERSHEY_SIMPLEX, 0.45 * scale, cv::Scalar(1.0), std::max(1, static_cast<int>(scale)));
+  cv::putText(out, right ? "R" : "L", corner + cv::Point(size / 5, size * 4 / 5),
+              cv::FONT_HERSHEY_SIMPLEX, 0.8 * scale, cv::Scalar(0.0),
+              std::max(1, static_cast<int>(2 * scale)));
+  cv::putText(out, "PORTABLE AP",
+              cv::Point(static_cast<int>(8 * scale), x.rows - static_cast<int>(10 * scale)),
+              cv::FONT_HERSHEY_SIMPLEX, 0.45 * scale, cv::Scalar(1.0),
+              std::max(1, static_cast<int>(scale)));
   return out;
 }
 
@@ -183,12 +187,16 @@ constexpr std::array kConditions{
     StressCondition{"gamma_0.6", "over-exposed: gamma 0.6 (brighter mid-tones)", Overexposed},
     StressCondition{"gain_1.3", "brighter with clipped highlights: 1.3 x + 0.05", Brighter},
     StressCondition{"gain_0.7", "darker: 0.7 x", Darker},
-    StressCondition{"contrast_0.55", "contrast compressed to 55% around the mean", ContrastCompressed},
-    StressCondition{"contrast_1.5", "contrast stretched to 150% around the mean, clipped", ContrastStretched},
-    StressCondition{"histogram_equalized", "global histogram equalisation (another processing chain)",
-                    HistogramEqualized},
-    StressCondition{"film_curve", "S-shaped processing curve (another film or detector)", FilmCurve},
-    StressCondition{"blur", "Gaussian blur, sigma 1.5 px at 224 px (softer detector, motion)", Blurred},
+    StressCondition{"contrast_0.55", "contrast compressed to 55% around the mean",
+                    ContrastCompressed},
+    StressCondition{"contrast_1.5", "contrast stretched to 150% around the mean, clipped",
+                    ContrastStretched},
+    StressCondition{"histogram_equalized",
+                    "global histogram equalisation (another processing chain)", HistogramEqualized},
+    StressCondition{"film_curve", "S-shaped processing curve (another film or detector)",
+                    FilmCurve},
+    StressCondition{"blur", "Gaussian blur, sigma 1.5 px at 224 px (softer detector, motion)",
+                    Blurred},
     StressCondition{"sharpen", "strong unsharp masking (edge-enhancing processing)", Sharpened},
     StressCondition{"noise", "Gaussian noise, sigma 0.05 (low dose)", Noisy},
     StressCondition{"jpeg_q15", "JPEG re-compression at quality 15", JpegRecompressed},
@@ -197,7 +205,8 @@ constexpr std::array kConditions{
     StressCondition{"zoom_out", "shrunk to 75% inside a black surround (wider field)", ZoomOut},
     StressCondition{"crop_top", "top 15% cut off (apices missing)", CropTop},
     StressCondition{"crop_side", "left 15% cut off (off-centre patient)", CropSide},
-    StressCondition{"border_added", "white bands of 12.5% added left and right (film edge, collimator)",
+    StressCondition{"border_added",
+                    "white bands of 12.5% added left and right (film edge, collimator)",
                     BorderAdded},
     StressCondition{"rotate_+7", "rotated 7 degrees counter-clockwise", RotatedLeft},
     StressCondition{"rotate_-7", "rotated 7 degrees clockwise", RotatedRight},

@@ -12,9 +12,8 @@
 // Thread-safe: pure functions.
 #pragma once
 
-#include <opencv2/core/mat.hpp>
-
 #include <cstdint>
+#include <opencv2/core/mat.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,7 +31,8 @@ std::span<const StressCondition> StressConditions();
 // nullptr when no condition has that name.
 const StressCondition* FindStressCondition(std::string_view name);
 
-inline cv::Mat ApplyStress(const StressCondition& condition, const cv::Mat& gray01, std::uint64_t seed) {
+inline cv::Mat ApplyStress(const StressCondition& condition, const cv::Mat& gray01,
+                           std::uint64_t seed) {
   return condition.apply(gray01, seed);
 }
 

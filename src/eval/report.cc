@@ -185,7 +185,8 @@ std::string RocSvg(const ReportInput& input) {
   return plot.Finish(UnitPlot::Corner::kLowerRight);
 }
 
-std::string CalibrationSvg(const std::vector<ReliabilityBin>& reliability, double ece, std::string_view title) {
+std::string CalibrationSvg(const std::vector<ReliabilityBin>& reliability, double ece,
+                           std::string_view title) {
   UnitPlot plot(title, "Mean predicted probability", "Observed fraction of positives");
   // Bin counts as faint bars along the bottom (a quarter of the plot for the fullest bin): a
   // point resting on three images deserves less trust than one resting on three hundred.
@@ -349,21 +350,26 @@ std::string IndexHtml(const ReportInput& input) {
       "<figure><img src=\"confusion.svg\" alt=\"Confusion matrix\"><figcaption>Confusion matrix "
       "at the operating threshold.</figcaption></figure>\n";
   if (input.stress) {
-    html += "<h2>Stress validation</h2>\n<p>The same images under acquisition shifts, at the same threshold.</p>\n"
-            "<table>\n<tr><th>condition</th><th>accuracy</th><th>AUC</th><th>sensitivity</th><th>specificity</th>"
-            "<th>ECE</th></tr>\n";
+    html +=
+        "<h2>Stress validation</h2>\n<p>The same images under acquisition shifts, at the same "
+        "threshold.</p>\n"
+        "<table>\n<tr><th>condition</th><th>accuracy</th><th>AUC</th><th>sensitivity</"
+        "th><th>specificity</th>"
+        "<th>ECE</th></tr>\n";
     auto row = [&](const std::string& name, const BinaryMetrics& r) {
       html += "<tr><td>" + Escape(name) + "</td><td class=\"value\">" + Fixed(r.accuracy, 4) +
-              "</td><td class=\"value\">" + Fixed(r.auc, 4) + "</td><td class=\"value\">" + Fixed(r.sensitivity, 4) +
-              "</td><td class=\"value\">" + Fixed(r.specificity, 4) + "</td><td class=\"value\">" + Fixed(r.ece, 4) +
-              "</td></tr>\n";
+              "</td><td class=\"value\">" + Fixed(r.auc, 4) + "</td><td class=\"value\">" +
+              Fixed(r.sensitivity, 4) + "</td><td class=\"value\">" + Fixed(r.specificity, 4) +
+              "</td><td class=\"value\">" + Fixed(r.ece, 4) + "</td></tr>\n";
     };
     for (const auto& c : input.stress->conditions) row(c.name, c.metrics);
     row("mean", input.stress->mean);
     row("worst", input.stress->worst);
-    html += "</table>\n<figure><img src=\"calibration_stress.svg\" alt=\"Calibration under stress, ECE " +
-            Fixed(input.stressed_ece, 4) +
-            "\"><figcaption>Reliability of every stress condition pooled.</figcaption></figure>\n";
+    html +=
+        "</table>\n<figure><img src=\"calibration_stress.svg\" alt=\"Calibration under stress, "
+        "ECE " +
+        Fixed(input.stressed_ece, 4) +
+        "\"><figcaption>Reliability of every stress condition pooled.</figcaption></figure>\n";
   }
   html += "</body>\n</html>\n";
   return html;
@@ -380,9 +386,11 @@ Result<void> WriteReport(const std::filesystem::path& dir, const ReportInput& in
   }
   const std::pair<const char*, std::string> files[] = {
       {"roc.svg", RocSvg(input)},
-      {"calibration.svg", CalibrationSvg(input.reliability, input.metrics.ece, "Calibration (reliability) curve")},
+      {"calibration.svg",
+       CalibrationSvg(input.reliability, input.metrics.ece, "Calibration (reliability) curve")},
       {"calibration_stress.svg",
-       input.stress ? CalibrationSvg(input.stressed_reliability, input.stressed_ece, "Calibration under stress")
+       input.stress ? CalibrationSvg(input.stressed_reliability, input.stressed_ece,
+                                     "Calibration under stress")
                     : std::string()},
       {"confusion.svg", ConfusionSvg(input)},
       // Last, so that an index.html on disk means its images were written too.

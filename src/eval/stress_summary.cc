@@ -13,10 +13,14 @@ struct Field {
 };
 
 constexpr Field kFields[] = {
-    {"accuracy", &BinaryMetrics::accuracy, false},       {"sensitivity", &BinaryMetrics::sensitivity, false},
-    {"specificity", &BinaryMetrics::specificity, false}, {"precision", &BinaryMetrics::precision, false},
-    {"f1", &BinaryMetrics::f1, false},                   {"auc", &BinaryMetrics::auc, false},
-    {"ece", &BinaryMetrics::ece, true},                  {"brier", &BinaryMetrics::brier, true},
+    {"accuracy", &BinaryMetrics::accuracy, false},
+    {"sensitivity", &BinaryMetrics::sensitivity, false},
+    {"specificity", &BinaryMetrics::specificity, false},
+    {"precision", &BinaryMetrics::precision, false},
+    {"f1", &BinaryMetrics::f1, false},
+    {"auc", &BinaryMetrics::auc, false},
+    {"ece", &BinaryMetrics::ece, true},
+    {"brier", &BinaryMetrics::brier, true},
 };
 
 }  // namespace

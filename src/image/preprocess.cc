@@ -1,9 +1,8 @@
 #include "image/preprocess.h"
 
+#include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-
-#include <cmath>
 
 namespace pneumo::image {
 namespace {
@@ -31,8 +30,8 @@ Result<void> ValidateNormalization(const Normalization& normalization) {
                                                  "\" is unknown; expected none or clahe");
   }
   if (normalization.borders != "none" && normalization.borders != "uniform") {
-    return Fail(ErrorCode::kInvalidArgument, "borders \"" + normalization.borders +
-                                                 "\" is unknown; expected none or uniform");
+    return Fail(ErrorCode::kInvalidArgument,
+                "borders \"" + normalization.borders + "\" is unknown; expected none or uniform");
   }
   if (!std::isfinite(normalization.mean) || !std::isfinite(normalization.std) ||
       normalization.std < kMinStd) {
@@ -82,7 +81,8 @@ void EqualizeInPlace(cv::Mat& gray01) {
   cv::Mat levels;
   gray01.convertTo(levels, CV_16U, 65535.0);
   // One CLAHE object per thread: creating it costs more than applying it to a 192 px image.
-  thread_local cv::Ptr<cv::CLAHE> clahe = cv::createCLAHE(kClaheClipLimit, cv::Size(kClaheTiles, kClaheTiles));
+  thread_local cv::Ptr<cv::CLAHE> clahe =
+      cv::createCLAHE(kClaheClipLimit, cv::Size(kClaheTiles, kClaheTiles));
   clahe->apply(levels, levels);
   levels.convertTo(gray01, CV_32F, 1.0 / 65535.0);
 }

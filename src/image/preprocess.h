@@ -8,7 +8,6 @@
 #pragma once
 
 #include <opencv2/core/mat.hpp>
-
 #include <string>
 
 #include "core/error.h"

@@ -68,8 +68,7 @@ void Batcher::WorkerLoop() {
       if (!stopping_) {
         // Wait for a full batch, but no longer than max_wait after its first request arrived.
         const Clock::time_point run_by = queue_.front().enqueued + options_.max_wait;
-        work_cv_.wait_until(lock, run_by,
-                            [&] { return stopping_ || queue_.size() >= max_batch; });
+        work_cv_.wait_until(lock, run_by, [&] { return stopping_ || queue_.size() >= max_batch; });
       }
       if (stopping_) {
         for (Request& request : queue_) {
@@ -111,9 +110,9 @@ void Batcher::RunBatch(std::vector<Request>& batch) {
 
   const std::size_t per_image = static_cast<std::size_t>(std::max(1, options_.values_per_image));
   if (values && values->size() != batch.size() * per_image) {
-    values = Fail(ErrorCode::kInternal, "batch function returned " +
-                                            std::to_string(values->size()) + " values for " +
-                                            std::to_string(batch.size()) + " images");
+    values =
+        Fail(ErrorCode::kInternal, "batch function returned " + std::to_string(values->size()) +
+                                       " values for " + std::to_string(batch.size()) + " images");
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Request& request = batch[i];
@@ -123,8 +122,9 @@ void Batcher::RunBatch(std::vector<Request>& batch) {
     }
     request.promise.set_value(BatchOutput{
         .value = (*values)[i * per_image],
-        .extra = std::vector<float>(values->begin() + static_cast<std::ptrdiff_t>(i * per_image + 1),
-                                    values->begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image)),
+        .extra =
+            std::vector<float>(values->begin() + static_cast<std::ptrdiff_t>(i * per_image + 1),
+                               values->begin() + static_cast<std::ptrdiff_t>((i + 1) * per_image)),
         .queue_time = duration_cast<microseconds>(start - request.enqueued),
         .compute_time = compute_time,
         .batch_size = static_cast<int>(batch.size()),

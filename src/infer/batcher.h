@@ -12,8 +12,6 @@
 // destructor must not race with other calls on the same object.
 #pragma once
 
-#include <opencv2/core/mat.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -21,6 +19,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <opencv2/core/mat.hpp>
 #include <span>
 #include <thread>
 #include <vector>
@@ -47,15 +46,16 @@ struct BatcherOptions {
 
 // What one request gets back.
 struct BatchOutput {
-  float value = 0;                       // this request's element of the batch function's output
-  std::vector<float> extra;              // its further values when values_per_image > 1
-  std::chrono::microseconds queue_time{0};    // from Submit to the start of its batch's call
+  float value = 0;                          // this request's element of the batch function's output
+  std::vector<float> extra;                 // its further values when values_per_image > 1
+  std::chrono::microseconds queue_time{0};  // from Submit to the start of its batch's call
   std::chrono::microseconds compute_time{0};  // duration of the batch function call
-  int batch_size = 0;                    // requests in the call that computed it
+  int batch_size = 0;                         // requests in the call that computed it
 };
 
-// Takes prepared images, returns values_per_image values per image, in order. Called only on the Batcher's
-// worker thread, never concurrently. Errors and exceptions fail that batch's requests only.
+// Takes prepared images, returns values_per_image values per image, in order. Called only on the
+// Batcher's worker thread, never concurrently. Errors and exceptions fail that batch's requests
+// only.
 using BatchFunction = std::function<Result<std::vector<float>>(std::span<const cv::Mat>)>;
 
 class Batcher {
@@ -80,8 +80,8 @@ class Batcher {
   // it expires. Pass the same moment as `deadline` so that a request whose caller has given up
   // is dropped (kUnavailable, "timed out in queue") if its batch has not started by then; a
   // request whose batch has started is still computed.
-  Result<std::future<Result<BatchOutput>>> Submit(cv::Mat prepared,
-                                                  Clock::time_point deadline = Clock::time_point::max());
+  Result<std::future<Result<BatchOutput>>> Submit(
+      cv::Mat prepared, Clock::time_point deadline = Clock::time_point::max());
 
   // Requests waiting to be batched (not counting the batch being computed).
   std::size_t queue_depth() const;

@@ -19,7 +19,8 @@ std::vector<fs::path> ExpandInputs(const std::vector<fs::path>& inputs) {
     }
     std::vector<fs::path> found;
     for (const auto& entry : fs::recursive_directory_iterator(input, ec)) {
-      if (entry.is_regular_file() && data::HasImageExtension(entry.path())) found.push_back(entry.path());
+      if (entry.is_regular_file() && data::HasImageExtension(entry.path()))
+        found.push_back(entry.path());
     }
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
@@ -27,7 +28,8 @@ std::vector<fs::path> ExpandInputs(const std::vector<fs::path>& inputs) {
   return files;
 }
 
-std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::vector<fs::path>& files,
+std::vector<FileOutcome> PredictFiles(model::Predictor& predictor,
+                                      const std::vector<fs::path>& files,
                                       const FileInferenceOptions& options) {
   std::vector<FileOutcome> outcomes(files.size());
   const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch_size));
@@ -67,17 +69,17 @@ std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::ve
   return outcomes;
 }
 
-Result<std::vector<std::vector<std::vector<float>>>> FileFeatures(model::Predictor& predictor,
-                                                                  const std::vector<fs::path>& files,
-                                                                  const FileInferenceOptions& options,
-                                                                  std::vector<std::size_t>* kept) {
+Result<std::vector<std::vector<std::vector<float>>>> FileFeatures(
+    model::Predictor& predictor, const std::vector<fs::path>& files,
+    const FileInferenceOptions& options, std::vector<std::size_t>* kept) {
   std::vector<std::vector<std::vector<float>>> out(predictor.member_count());
   const std::size_t batch = static_cast<std::size_t>(std::max(1, options.batch_size));
   for (std::size_t begin = 0; begin < files.size(); begin += batch) {
     const std::size_t end = std::min(files.size(), begin + batch);
     std::vector<cv::Mat> prepared(end - begin);
     ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
-      if (auto gray = image::DecodeImageFile(files[i])) prepared[i - begin] = predictor.Prepare(*gray);
+      if (auto gray = image::DecodeImageFile(files[i]))
+        prepared[i - begin] = predictor.Prepare(*gray);
     });
     std::vector<cv::Mat> good;
     for (std::size_t i = begin; i < end; ++i) {

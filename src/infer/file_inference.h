@@ -19,8 +19,8 @@ namespace pneumo::infer {
 struct FileOutcome {
   std::filesystem::path file;
   float logit = 0;
-  float probability = 0;      // calibrated P(pneumonia); valid when !error
-  float ood_score = 0;        // see Predictor::Output
+  float probability = 0;  // calibrated P(pneumonia); valid when !error
+  float ood_score = 0;    // see Predictor::Output
   bool out_of_distribution = false;
   std::optional<Error> error;  // what is wrong with this file
 };
@@ -31,15 +31,15 @@ struct FileInferenceOptions {
 };
 
 // Outcomes in the order of `files`.
-std::vector<FileOutcome> PredictFiles(model::Predictor& predictor, const std::vector<std::filesystem::path>& files,
+std::vector<FileOutcome> PredictFiles(model::Predictor& predictor,
+                                      const std::vector<std::filesystem::path>& files,
                                       const FileInferenceOptions& options = {});
 
 // Pooled features of each file ([member][file][feature]) for fitting OOD statistics; files that
 // do not decode are left out and counted in `skipped` when given.
-Result<std::vector<std::vector<std::vector<float>>>> FileFeatures(model::Predictor& predictor,
-                                                                  const std::vector<std::filesystem::path>& files,
-                                                                  const FileInferenceOptions& options = {},
-                                                                  std::vector<std::size_t>* kept = nullptr);
+Result<std::vector<std::vector<std::vector<float>>>> FileFeatures(
+    model::Predictor& predictor, const std::vector<std::filesystem::path>& files,
+    const FileInferenceOptions& options = {}, std::vector<std::size_t>* kept = nullptr);
 
 // Expands directories (recursively, image extensions only, sorted) and keeps plain files as given;
 // a path that does not exist is kept so that PredictFiles reports it as not found.

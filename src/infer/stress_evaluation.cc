@@ -8,11 +8,15 @@
 
 namespace pneumo::infer {
 
-Result<StressRun> EvaluateUnderStress(model::Predictor& predictor, const std::vector<std::filesystem::path>& files,
-                                      const std::vector<int>& labels, const StressOptions& options) {
-  if (files.size() != labels.size()) return Fail(ErrorCode::kInvalidArgument, "one label per file is needed");
+Result<StressRun> EvaluateUnderStress(model::Predictor& predictor,
+                                      const std::vector<std::filesystem::path>& files,
+                                      const std::vector<int>& labels,
+                                      const StressOptions& options) {
+  if (files.size() != labels.size())
+    return Fail(ErrorCode::kInvalidArgument, "one label per file is needed");
   std::vector<Result<cv::Mat>> decoded(files.size(), Fail(ErrorCode::kInternal, "not decoded"));
-  ParallelFor(0, files.size(), options.threads, [&](std::size_t i) { decoded[i] = image::DecodeImageFile(files[i]); });
+  ParallelFor(0, files.size(), options.threads,
+              [&](std::size_t i) { decoded[i] = image::DecodeImageFile(files[i]); });
 
   StressRun run;
   std::vector<std::size_t> good;  // positions in `files`, which also seed the shifts
@@ -32,11 +36,13 @@ Result<StressRun> EvaluateUnderStress(model::Predictor& predictor, const std::ve
     std::vector<cv::Mat> prepared(good.size());
     ParallelFor(0, good.size(), options.threads, [&](std::size_t k) {
       const std::size_t i = good[k];
-      prepared[k] = predictor.Prepare(data::ApplyStress(condition, *decoded[i], data::StressSeed(options.seed, i)));
+      prepared[k] = predictor.Prepare(
+          data::ApplyStress(condition, *decoded[i], data::StressSeed(options.seed, i)));
     });
     std::vector<float> logits, scores;
     for (std::size_t begin = 0; begin < prepared.size(); begin += batch) {
-      const std::span<const cv::Mat> chunk(prepared.data() + begin, std::min(batch, prepared.size() - begin));
+      const std::span<const cv::Mat> chunk(prepared.data() + begin,
+                                           std::min(batch, prepared.size() - begin));
       auto outputs = predictor.Predict(chunk);
       if (!outputs) return std::unexpected(outputs.error());
       for (const auto& o : *outputs) {

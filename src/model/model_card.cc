@@ -16,10 +16,16 @@ json ToJson(const ModelCard& card) {
       {"name", card.name},
       {"version", card.version},
       {"architecture", card.architecture},
-      {"input", {{"size", card.input_size}, {"channels", 1}, {"resize", "squash (aspect ratio not kept), area interpolation"}}},
+      {"input",
+       {{"size", card.input_size},
+        {"channels", 1},
+        {"resize", "squash (aspect ratio not kept), area interpolation"}}},
       {"normalization",
-       {{"mode", card.normalization.mode}, {"mean", card.normalization.mean}, {"std", card.normalization.std},
-        {"equalization", card.normalization.equalization}, {"borders", card.normalization.borders}}},
+       {{"mode", card.normalization.mode},
+        {"mean", card.normalization.mean},
+        {"std", card.normalization.std},
+        {"equalization", card.normalization.equalization},
+        {"borders", card.normalization.borders}}},
       {"temperature", card.temperature},
       {"bias", card.bias},
       {"threshold", card.threshold},
@@ -39,8 +45,11 @@ json ToJson(const ModelCard& card) {
     out["members"] = members;
   }
   if (!card.ood.file.empty())
-    out["ood"] = {{"file", card.ood.file}, {"sha256", card.ood.sha256}, {"threshold", card.ood.threshold},
-                  {"rule", card.ood.rule}, {"fit", card.ood.fit}};
+    out["ood"] = {{"file", card.ood.file},
+                  {"sha256", card.ood.sha256},
+                  {"threshold", card.ood.threshold},
+                  {"rule", card.ood.rule},
+                  {"fit", card.ood.fit}};
   return out;
 }
 
@@ -63,12 +72,15 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
     card.threshold_rule = j.value("threshold_rule", "");
     if (j.contains("members")) {
       for (const auto& m : j.at("members")) {
-        ModelMember member{m.at("architecture").get<std::string>(), m.at("weights").at("file").get<std::string>(),
-                           m.at("weights").value("sha256", ""), m.value("training", json::object())};
+        ModelMember member{
+            m.at("architecture").get<std::string>(), m.at("weights").at("file").get<std::string>(),
+            m.at("weights").value("sha256", ""), m.value("training", json::object())};
         // Members live inside the model directory: no absolute paths, no way out of it.
         const fs::path file(member.weights_file);
-        if (file.empty() || file.is_absolute() || file.lexically_normal().string().starts_with(".."))
-          return Fail(ErrorCode::kModelError, "model card: a member's weights file must lie inside the model directory");
+        if (file.empty() || file.is_absolute() ||
+            file.lexically_normal().string().starts_with(".."))
+          return Fail(ErrorCode::kModelError,
+                      "model card: a member's weights file must lie inside the model directory");
         card.members.push_back(std::move(member));
       }
       if (card.members.empty()) return Fail(ErrorCode::kModelError, "model card: members is empty");
@@ -84,22 +96,26 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
       card.ood.fit = ood.value("fit", json::object());
       const fs::path file(card.ood.file);
       if (file.empty() || file.is_absolute() || file.lexically_normal().string().starts_with(".."))
-        return Fail(ErrorCode::kModelError, "model card: the OOD statistics file must lie inside the model directory");
-      if (!(card.ood.threshold > 0)) return Fail(ErrorCode::kModelError, "model card: ood.threshold must be > 0");
+        return Fail(ErrorCode::kModelError,
+                    "model card: the OOD statistics file must lie inside the model directory");
+      if (!(card.ood.threshold > 0))
+        return Fail(ErrorCode::kModelError, "model card: ood.threshold must be > 0");
     }
     card.validation = j.value("validation", json::object());
     card.training = j.value("training", json::object());
     card.intended_use = j.value("intended_use", json::object());
     if (card.input_size < 8 || card.input_size > 4096)
       return Fail(ErrorCode::kModelError, "model card: input.size out of range");
-    if (!(card.temperature > 0)) return Fail(ErrorCode::kModelError, "model card: temperature must be > 0");
+    if (!(card.temperature > 0))
+      return Fail(ErrorCode::kModelError, "model card: temperature must be > 0");
     if (!(card.threshold > 0 && card.threshold < 1))
       return Fail(ErrorCode::kModelError, "model card: threshold must lie in (0, 1)");
     if (auto valid = image::ValidateNormalization(card.normalization); !valid)
       return Fail(ErrorCode::kModelError, "model card: " + valid.error().message);
     return card;
   } catch (const json::exception& e) {
-    return Fail(ErrorCode::kModelError, std::string("model card is missing a field or has a wrong type: ") + e.what());
+    return Fail(ErrorCode::kModelError,
+                std::string("model card is missing a field or has a wrong type: ") + e.what());
   }
 }
 

@@ -8,9 +8,8 @@
 // Plain data; thread-safe to read.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,29 +37,29 @@ struct ModelMember {
 // shipped model, since shrinking the covariance damps its thin directions), averaged over members.
 // The means and precision matrices live in `file`; the card holds what a reader must trust.
 struct OodCheck {
-  std::string file;           // empty: the model has no OOD statistics
-  std::string sha256;         // of file, checked on load
-  double threshold = 0;       // scores above it: "does not look like a frontal chest X-ray"
-  std::string rule;           // how the threshold was chosen, in words
-  nlohmann::json fit;         // images, percentile, shrinkage, rates measured when fitted
+  std::string file;      // empty: the model has no OOD statistics
+  std::string sha256;    // of file, checked on load
+  double threshold = 0;  // scores above it: "does not look like a frontal chest X-ray"
+  std::string rule;      // how the threshold was chosen, in words
+  nlohmann::json fit;    // images, percentile, shrinkage, rates measured when fitted
 };
 
 struct ModelCard {
-  std::string name = "pneumo";          // shown to users
-  std::string version = "0.0.0";        // of this model, bumped at each release
-  std::string architecture;             // MakeNetwork name, e.g. "pneumonet", or "ensemble"
-  int input_size = 224;                 // square side in pixels, one channel
+  std::string name = "pneumo";    // shown to users
+  std::string version = "0.0.0";  // of this model, bumped at each release
+  std::string architecture;       // MakeNetwork name, e.g. "pneumonet", or "ensemble"
+  int input_size = 224;           // square side in pixels, one channel
   image::Normalization normalization;
-  double temperature = 1.0;             // calibrated p = sigmoid(logit / temperature + bias)
+  double temperature = 1.0;  // calibrated p = sigmoid(logit / temperature + bias)
   double bias = 0.0;
-  double threshold = 0.5;               // on the calibrated probability
-  std::string threshold_rule;           // how the threshold was chosen, in words
-  std::string weights_sha256;           // of weights.pt, checked on load (single model)
-  std::vector<ModelMember> members;     // an ensemble's networks; empty for a single model
+  double threshold = 0.5;            // on the calibrated probability
+  std::string threshold_rule;        // how the threshold was chosen, in words
+  std::string weights_sha256;        // of weights.pt, checked on load (single model)
+  std::vector<ModelMember> members;  // an ensemble's networks; empty for a single model
   OodCheck ood;
-  nlohmann::json validation;            // metrics on the validation split
-  nlohmann::json training;              // data fingerprint, seed, options, command, date, timings
-  nlohmann::json intended_use;          // use and limits, in words
+  nlohmann::json validation;    // metrics on the validation split
+  nlohmann::json training;      // data fingerprint, seed, options, command, date, timings
+  nlohmann::json intended_use;  // use and limits, in words
 };
 
 nlohmann::json ToJson(const ModelCard& card);

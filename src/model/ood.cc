@@ -18,10 +18,11 @@ std::vector<float> ToVector(const torch::Tensor& t) {
 
 }  // namespace
 
-Result<OodStatistics> FitOodStatistics(const std::vector<std::vector<float>>& features, std::span<const int> labels,
-                                       double shrinkage) {
+Result<OodStatistics> FitOodStatistics(const std::vector<std::vector<float>>& features,
+                                       std::span<const int> labels, double shrinkage) {
   if (features.empty() || features.size() != labels.size())
-    return Fail(ErrorCode::kInvalidArgument, "OOD fit: features and labels must be non-empty and of one length");
+    return Fail(ErrorCode::kInvalidArgument,
+                "OOD fit: features and labels must be non-empty and of one length");
   const auto dim = static_cast<std::int64_t>(features[0].size());
   if (dim == 0) return Fail(ErrorCode::kInvalidArgument, "OOD fit: empty feature vectors");
   try {
@@ -76,7 +77,8 @@ float MahalanobisScore(const OodStatistics& stats, std::span<const float> featur
   return static_cast<float>(best / static_cast<double>(d));
 }
 
-Result<void> SaveOodStatistics(const std::vector<OodStatistics>& per_member, const std::filesystem::path& file) {
+Result<void> SaveOodStatistics(const std::vector<OodStatistics>& per_member,
+                               const std::filesystem::path& file) {
   try {
     torch::serialize::OutputArchive archive;
     archive.write("members", torch::tensor(static_cast<std::int64_t>(per_member.size())));
@@ -121,7 +123,8 @@ Result<std::vector<OodStatistics>> LoadOodStatistics(std::span<const std::uint8_
     return out;
   } catch (const std::exception& e) {
     std::string what = e.what();
-    return Fail(ErrorCode::kModelError, "cannot read OOD statistics: " + what.substr(0, what.find('\n')));
+    return Fail(ErrorCode::kModelError,
+                "cannot read OOD statistics: " + what.substr(0, what.find('\n')));
   }
 }
 

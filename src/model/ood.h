@@ -21,7 +21,7 @@ namespace pneumo::model {
 struct OodStatistics {
   int dim = 0;
   std::vector<std::vector<float>> class_means;  // [class][dim]
-  std::vector<float> precision;                 // dim x dim, row-major, inverse of the shrunk covariance
+  std::vector<float> precision;  // dim x dim, row-major, inverse of the shrunk covariance
 };
 
 // Class means and the pooled within-class covariance, shrunk towards its mean variance by
@@ -34,7 +34,8 @@ Result<OodStatistics> FitOodStatistics(const std::vector<std::vector<float>>& fe
 float MahalanobisScore(const OodStatistics& stats, std::span<const float> feature);
 
 // One entry per ensemble member, as a LibTorch archive.
-Result<void> SaveOodStatistics(const std::vector<OodStatistics>& per_member, const std::filesystem::path& file);
+Result<void> SaveOodStatistics(const std::vector<OodStatistics>& per_member,
+                               const std::filesystem::path& file);
 Result<std::vector<OodStatistics>> LoadOodStatistics(std::span<const std::uint8_t> bytes);
 
 }  // namespace pneumo::model

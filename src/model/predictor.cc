@@ -54,7 +54,8 @@ const ModelCard& Predictor::card() const { return impl_->card; }
 
 float CalibratedProbability(float logit, double temperature, double bias) {
   const double z = static_cast<double>(logit) / temperature + bias;
-  return static_cast<float>(z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)));
+  return static_cast<float>(z >= 0 ? 1.0 / (1.0 + std::exp(-z))
+                                   : std::exp(z) / (1.0 + std::exp(z)));
 }
 
 Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& path, int threads) {
@@ -70,8 +71,10 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
     auto bytes = image::ReadFileBytes(weights, std::numeric_limits<std::size_t>::max());
     if (!bytes) return std::unexpected(bytes.error());
     if (!member.weights_sha256.empty() && Sha256Hex(*bytes) != member.weights_sha256)
-      return Fail(ErrorCode::kModelError, weights.string() + " does not match the SHA-256 in its model card");
-    if (auto loaded = LoadWeights(**net, *bytes, weights.string()); !loaded) return std::unexpected(loaded.error());
+      return Fail(ErrorCode::kModelError,
+                  weights.string() + " does not match the SHA-256 in its model card");
+    if (auto loaded = LoadWeights(**net, *bytes, weights.string()); !loaded)
+      return std::unexpected(loaded.error());
     (*net)->eval();
     impl->nets.push_back(std::move(*net));
   }
@@ -80,15 +83,18 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
     auto bytes = image::ReadFileBytes(file, std::numeric_limits<std::size_t>::max());
     if (!bytes) return std::unexpected(bytes.error());
     if (!card->ood.sha256.empty() && Sha256Hex(*bytes) != card->ood.sha256)
-      return Fail(ErrorCode::kModelError, file.string() + " does not match the SHA-256 in its model card");
+      return Fail(ErrorCode::kModelError,
+                  file.string() + " does not match the SHA-256 in its model card");
     auto stats = LoadOodStatistics(*bytes);
     if (!stats) return std::unexpected(stats.error());
     if (stats->size() != impl->nets.size())
-      return Fail(ErrorCode::kModelError, file.string() + " holds statistics for another number of members");
+      return Fail(ErrorCode::kModelError,
+                  file.string() + " holds statistics for another number of members");
     impl->ood = std::move(*stats);
   }
   // LibTorch here starts with one thread (OpenMP sees one by default): use every core unless told.
-  impl->threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl->threads =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl->UseThreads();
   impl->card = std::move(*card);
   return std::unique_ptr<Predictor>(new Predictor(std::move(impl)));
@@ -99,7 +105,8 @@ std::size_t Predictor::member_count() const { return impl_->nets.size(); }
 
 cv::Mat Predictor::Prepare(const cv::Mat& gray01) const {
   const bool trim = impl_->card.normalization.borders == "uniform";
-  cv::Mat x = image::ResizeForModel(trim ? image::TrimUniformBorders(gray01) : gray01, impl_->card.input_size);
+  cv::Mat x = image::ResizeForModel(trim ? image::TrimUniformBorders(gray01) : gray01,
+                                    impl_->card.input_size);
   if (x.type() != CV_32FC1) x.convertTo(x, CV_32F);
   image::NormalizeInPlace(x, impl_->card.normalization);
   return x;
@@ -117,12 +124,14 @@ Result<std::vector<Predictor::Output>> Predictor::Predict(std::span<const cv::Ma
     for (std::size_t m = 0; m < impl_->nets.size(); ++m) {
       auto [maps, logits] = impl_->nets[m]->ForwardWithFeatures(*batch);
       logits = logits.contiguous();
-      for (std::size_t i = 0; i < out.size(); ++i) out[i].logit += logits.data_ptr<float>()[i] / members;
+      for (std::size_t i = 0; i < out.size(); ++i)
+        out[i].logit += logits.data_ptr<float>()[i] / members;
       if (impl_->ood.empty()) continue;
       auto pooled = maps.mean({2, 3}).contiguous();
       const auto dim = static_cast<std::size_t>(pooled.size(1));
       for (std::size_t i = 0; i < out.size(); ++i)
-        out[i].ood_score += MahalanobisScore(impl_->ood[m], {pooled.data_ptr<float>() + i * dim, dim}) / members;
+        out[i].ood_score +=
+            MahalanobisScore(impl_->ood[m], {pooled.data_ptr<float>() + i * dim, dim}) / members;
     }
     for (auto& o : out) {
       o.probability = CalibratedProbability(o.logit, impl_->card.temperature, impl_->card.bias);
@@ -142,7 +151,8 @@ Result<std::vector<float>> Predictor::Logits(std::span<const cv::Mat> prepared) 
   return logits;
 }
 
-Result<std::vector<std::vector<std::vector<float>>>> Predictor::Features(std::span<const cv::Mat> prepared) {
+Result<std::vector<std::vector<std::vector<float>>>> Predictor::Features(
+    std::span<const cv::Mat> prepared) {
   try {
     impl_->UseThreads();
     torch::NoGradGuard no_grad;
@@ -154,7 +164,8 @@ Result<std::vector<std::vector<std::vector<float>>>> Predictor::Features(std::sp
       const auto dim = pooled.size(1);
       std::vector<std::vector<float>> member;
       for (std::int64_t i = 0; i < pooled.size(0); ++i)
-        member.emplace_back(pooled.data_ptr<float>() + i * dim, pooled.data_ptr<float>() + (i + 1) * dim);
+        member.emplace_back(pooled.data_ptr<float>() + i * dim,
+                            pooled.data_ptr<float>() + (i + 1) * dim);
       out.push_back(std::move(member));
     }
     return out;
@@ -177,7 +188,8 @@ Result<Predictor::Explanation> Predictor::GradCam(const cv::Mat& prepared) {
       auto [features, logits] = net->ForwardWithFeatures(*batch);
       auto gradients = torch::autograd::grad({logits.sum()}, {features})[0];
       auto weights = gradients.mean({2, 3}, /*keepdim=*/true);
-      auto member_cam = torch::relu((weights * features).sum(1, /*keepdim=*/true)).detach();  // [1, 1, h, w]
+      auto member_cam =
+          torch::relu((weights * features).sum(1, /*keepdim=*/true)).detach();  // [1, 1, h, w]
       if (cam.defined() && member_cam.sizes() != cam.sizes())
         member_cam = torch::nn::functional::interpolate(
             member_cam, torch::nn::functional::InterpolateFuncOptions()
@@ -194,7 +206,8 @@ Result<Predictor::Explanation> Predictor::GradCam(const cv::Mat& prepared) {
     cv::Mat map(static_cast<int>(cam.size(0)), static_cast<int>(cam.size(1)), CV_32FC1);
     std::memcpy(map.ptr<float>(), cam.data_ptr<float>(), sizeof(float) * cam.numel());
     const float logit = logit_sum.item<float>() / static_cast<float>(impl_->nets.size());
-    return Explanation{map, CalibratedProbability(logit, impl_->card.temperature, impl_->card.bias)};
+    return Explanation{map,
+                       CalibratedProbability(logit, impl_->card.temperature, impl_->card.bias)};
   } catch (const std::exception& e) {
     return std::unexpected(InferenceError(e));
   }

@@ -2,18 +2,18 @@
 // OOD statistics and card. Keeps torch out of its users.
 //
 //   auto predictor = Predictor::Load("models/default");     // Result<std::unique_ptr<Predictor>>
-//   cv::Mat x = (*predictor)->Prepare(decoded_gray);       // resize + equalise + normalise per the card
-//   auto out = (*predictor)->Predict({&x, 1});             // logit, calibrated P(pneumonia), OOD score
+//   cv::Mat x = (*predictor)->Prepare(decoded_gray);       // resize + equalise + normalise per the
+//   card auto out = (*predictor)->Predict({&x, 1});             // logit, calibrated P(pneumonia),
+//   OOD score
 //
 // Thread-safety: card() and Prepare() are const and safe from any thread (HTTP threads prepare
 // while the model thread predicts). Predict, Logits, Probabilities, Features and GradCam run the
 // networks: one thread at a time.
 #pragma once
 
-#include <opencv2/core/mat.hpp>
-
 #include <filesystem>
 #include <memory>
+#include <opencv2/core/mat.hpp>
 #include <span>
 #include <vector>
 
@@ -26,8 +26,10 @@ class Predictor {
  public:
   // Reads card.json and weights.pt from `path` (a model directory or its card.json); checks the
   // weights' SHA-256 against the card. `threads` sets LibTorch's intra-op threads (0: all cores).
-  // The thread count is applied on whichever thread runs the model (OpenMP settings are per thread).
-  static Result<std::unique_ptr<Predictor>> Load(const std::filesystem::path& path, int threads = 0);
+  // The thread count is applied on whichever thread runs the model (OpenMP settings are per
+  // thread).
+  static Result<std::unique_ptr<Predictor>> Load(const std::filesystem::path& path,
+                                                 int threads = 0);
   ~Predictor();
 
   const ModelCard& card() const;
@@ -39,7 +41,7 @@ class Predictor {
   struct Output {
     float logit = 0;        // mean of the members' logits
     float probability = 0;  // sigmoid(logit / temperature + bias)
-    float ood_score = 0;    // mean Mahalanobis score over members; 0 when the model has no statistics
+    float ood_score = 0;  // mean Mahalanobis score over members; 0 when the model has no statistics
     bool out_of_distribution = false;  // ood_score above the card's threshold
   };
   // One forward pass per member per call; the OOD score comes from the same pass.

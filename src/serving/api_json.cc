@@ -41,12 +41,14 @@ nlohmann::json PredictionJson(const store::PredictionRecord& r) {
       {"sha256", r.sha256},
       {"created_at", r.created_at},
       {"image", image},
-      {"timings_ms", {{"decode", r.decode_ms}, {"queue", r.queue_ms}, {"inference", r.inference_ms}}},
+      {"timings_ms",
+       {{"decode", r.decode_ms}, {"queue", r.queue_ms}, {"inference", r.inference_ms}}},
       {"links", {{"self", self}, {"image", self + "/image"}, {"heatmap", self + "/heatmap"}}},
   };
   // Present when the model that made the prediction has OOD statistics (null before 2.0 models).
   const auto score = details.find("ood_score");
-  out["ood_score"] = score != details.end() && score->is_number() ? *score : nlohmann::json(nullptr);
+  out["ood_score"] =
+      score != details.end() && score->is_number() ? *score : nlohmann::json(nullptr);
   const auto ood = details.find("out_of_distribution");
   out["out_of_distribution"] = ood != details.end() && ood->is_boolean() && ood->get<bool>();
   return out;
@@ -56,11 +58,15 @@ nlohmann::json PredictionPageJson(const store::PredictionPage& page) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& r : page.items) items.push_back(PredictionJson(r));
   const std::int64_t pages = (page.total + page.per_page - 1) / page.per_page;
-  return {{"items", std::move(items)}, {"page", page.page}, {"per_page", page.per_page},
-          {"total", page.total}, {"pages", pages}};
+  return {{"items", std::move(items)},
+          {"page", page.page},
+          {"per_page", page.per_page},
+          {"total", page.total},
+          {"pages", pages}};
 }
 
-nlohmann::json CompatPredictionJson(const store::PredictionRecord& r, std::string_view image_data_url) {
+nlohmann::json CompatPredictionJson(const store::PredictionRecord& r,
+                                    std::string_view image_data_url) {
   nlohmann::json out{{"prediction", CompatLabel(r)},
                      {"confidence", CompatPercent(r.probability)},
                      {"filename", r.filename},
@@ -71,7 +77,8 @@ nlohmann::json CompatPredictionJson(const store::PredictionRecord& r, std::strin
                      {"threshold", r.threshold},
                      {"review", r.review}};
   const auto details = Details(r);
-  if (const auto reasons = details.find("review_reasons"); reasons != details.end() && reasons->is_array()) {
+  if (const auto reasons = details.find("review_reasons");
+      reasons != details.end() && reasons->is_array()) {
     out["review_reasons"] = *reasons;
   }
   if (const auto score = details.find("ood_score"); score != details.end() && score->is_number()) {
@@ -102,7 +109,9 @@ nlohmann::json CompatHealthJson(bool store_connected, std::int64_t now_unix_us) 
           {"store_connected", store_connected}};
 }
 
-std::string CompatErrorBody(std::string_view message) { return JsonText(nlohmann::json{{"error", message}}); }
+std::string CompatErrorBody(std::string_view message) {
+  return JsonText(nlohmann::json{{"error", message}});
+}
 
 std::string DataUrl(std::string_view media_type, std::span<const std::uint8_t> bytes) {
   return "data:" + std::string(media_type) + ";base64," + Base64Encode(bytes);
@@ -119,7 +128,8 @@ std::string PythonFloatRepr(double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   // The shortest round-trip digits, as d.ddde[+-]xx; then laid out as Python's repr does.
   char buffer[64];
-  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  const auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
   if (ec != std::errc()) return "nan";  // cannot happen: 64 characters hold any double
   const std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
   const bool negative = text.starts_with('-');
@@ -140,9 +150,11 @@ std::string PythonFloatRepr(double value) {
     std::snprintf(e, sizeof e, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
     return out.append(e);
   }
-  if (exponent < 0) return out.append("0.").append(static_cast<std::size_t>(-exponent - 1), '0').append(digits);
+  if (exponent < 0)
+    return out.append("0.").append(static_cast<std::size_t>(-exponent - 1), '0').append(digits);
   const auto whole = static_cast<std::size_t>(exponent) + 1;
-  if (digits.size() <= whole) return out.append(digits).append(whole - digits.size(), '0').append(".0");
+  if (digits.size() <= whole)
+    return out.append(digits).append(whole - digits.size(), '0').append(".0");
   return out.append(digits, 0, whole).append(".").append(digits, whole);
 }
 
@@ -157,8 +169,9 @@ std::string LocalTimestamp(std::int64_t unix_us) {
   std::tm local{};
   localtime_r(&t, &local);
   char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", local.tm_year + 1900, local.tm_mon + 1,
-                local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec, static_cast<long long>(micros));
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", local.tm_year + 1900,
+                local.tm_mon + 1, local.tm_mday, local.tm_hour, local.tm_min, local.tm_sec,
+                static_cast<long long>(micros));
   return text;
 }
 

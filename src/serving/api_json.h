@@ -2,9 +2,8 @@
 // description and the tests agree.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,7 +29,8 @@ inline constexpr int kCompatPerPage = 25;
 // the predicted class), "filename", "image": `image_data_url`, "timestamp": local time}, plus
 // pneumo's "probability", "id", "threshold", "review", and "review_reasons" and "ood_score" when
 // the record's details have them.
-nlohmann::json CompatPredictionJson(const store::PredictionRecord& record, std::string_view image_data_url);
+nlohmann::json CompatPredictionJson(const store::PredictionRecord& record,
+                                    std::string_view image_data_url);
 
 // GET /predictions?page=: {"data": {filename: {"prediction", "confidence": P(pneumonia) as
 // PythonFloatRepr}}, "page", "total_keys", "items_per_page", "total_pages"}, the data in the

@@ -99,10 +99,12 @@ struct Failure {
 // A format pneumo does not decode is the original's "Invalid file type" (it judged by the file
 // name; pneumo judges by the bytes), with the reason after a colon.
 Failure AsCompat(Failure failure) {
-  if (failure.code == "empty_body" || failure.code == "missing_file" || failure.code == "unsupported_media_type") {
+  if (failure.code == "empty_body" || failure.code == "missing_file" ||
+      failure.code == "unsupported_media_type") {
     return {400, failure.code, "No file uploaded"};
   }
-  if (failure.code == "unsupported_format") return {400, failure.code, "Invalid file type: " + failure.message};
+  if (failure.code == "unsupported_format")
+    return {400, failure.code, "Invalid file type: " + failure.message};
   return failure;
 }
 
@@ -129,22 +131,32 @@ Failure StoreFailure(const Error& error) {
   return {503, "store_unavailable", "the result store is unavailable: " + error.message, "5"};
 }
 
-void SendStoreError(Response& res, const Error& error) { SendFailure(res, ErrorShape::kApi, StoreFailure(error)); }
+void SendStoreError(Response& res, const Error& error) {
+  SendFailure(res, ErrorShape::kApi, StoreFailure(error));
+}
 
 Failure PredictFailure(const PredictError& failure) {
   const std::string& message = failure.error.message;
   switch (failure.kind) {
     case PredictError::Kind::kBadInput:
       switch (failure.error.code) {
-        case ErrorCode::kEmptyInput: return {400, "empty_body", message};
-        case ErrorCode::kUnsupportedFormat: return {415, "unsupported_format", message};
-        case ErrorCode::kImageTooLarge: return {413, "image_too_large", message};
-        default: return {422, "invalid_image", message};
+        case ErrorCode::kEmptyInput:
+          return {400, "empty_body", message};
+        case ErrorCode::kUnsupportedFormat:
+          return {415, "unsupported_format", message};
+        case ErrorCode::kImageTooLarge:
+          return {413, "image_too_large", message};
+        default:
+          return {422, "invalid_image", message};
       }
-    case PredictError::Kind::kBusy: return {503, "busy", message, "1"};
-    case PredictError::Kind::kTimeout: return {503, "timeout", message, "1"};
-    case PredictError::Kind::kStoreUnavailable: return {503, "store_unavailable", message, "5"};
-    case PredictError::Kind::kInternal: return {500, "internal", message};
+    case PredictError::Kind::kBusy:
+      return {503, "busy", message, "1"};
+    case PredictError::Kind::kTimeout:
+      return {503, "timeout", message, "1"};
+    case PredictError::Kind::kStoreUnavailable:
+      return {503, "store_unavailable", message, "5"};
+    case PredictError::Kind::kInternal:
+      return {500, "internal", message};
   }
   return {500, "internal", message};
 }
@@ -174,7 +186,8 @@ struct Paging {
 std::optional<Paging> ParsePaging(const Request& req, Response& res) {
   auto page = IntParam(req, "page", 1);
   auto per_page = IntParam(req, "per_page", 20);
-  if (!page || !per_page || *page < 1 || *per_page < 1 || *per_page > store::ResultStore::kMaxPerPage) {
+  if (!page || !per_page || *page < 1 || *per_page < 1 ||
+      *per_page > store::ResultStore::kMaxPerPage) {
     SendError(res, 400, "invalid_paging",
               "page must be an integer >= 1 and per_page an integer from 1 to " +
                   std::to_string(store::ResultStore::kMaxPerPage));
@@ -190,7 +203,9 @@ int CompatPageParam(const Request& req) {
   if (!req.has_param("page")) return 1;
   const std::string value_text = req.get_param_value("page");
   std::string_view text = value_text;
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   while (!text.empty() && space(text.front())) text.remove_prefix(1);
   while (!text.empty() && space(text.back())) text.remove_suffix(1);
   const bool negative = text.starts_with('-');
@@ -199,7 +214,8 @@ int CompatPageParam(const Request& req) {
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec == std::errc::result_out_of_range) {
-    const bool digits = std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits) return 1;
     return negative ? std::numeric_limits<int>::min() : std::numeric_limits<int>::max();
   }
@@ -218,8 +234,9 @@ struct Upload {
   bool multipart = false;
 };
 
-std::expected<Upload, Failure> ReadUpload(const Request& req, Response& res, const httplib::ContentReader& reader,
-                                          std::size_t limit, bool raw_allowed) {
+std::expected<Upload, Failure> ReadUpload(const Request& req, Response& res,
+                                          const httplib::ContentReader& reader, std::size_t limit,
+                                          bool raw_allowed) {
   std::size_t received = 0;
   bool too_large = false;
   auto within_limit = [&](std::size_t n) {
@@ -255,18 +272,21 @@ std::expected<Upload, Failure> ReadUpload(const Request& req, Response& res, con
   }
   if (too_large || res.status == 413) {
     return std::unexpected(
-        Failure{413, "payload_too_large", "the upload is larger than the limit of " + std::to_string(limit) + " bytes"});
+        Failure{413, "payload_too_large",
+                "the upload is larger than the limit of " + std::to_string(limit) + " bytes"});
   }
   const std::string no_body = "the request has no body; send the image as multipart field 'file'";
   if (!read && received == 0) return std::unexpected(Failure{400, "empty_body", no_body});
   if (!read) {
     return std::unexpected(
-        Failure{400, "bad_request", "the request body could not be read (malformed multipart or chunked body)"});
+        Failure{400, "bad_request",
+                "the request body could not be read (malformed multipart or chunked body)"});
   }
   if (req.is_multipart_form_data()) {
     if (!multipart_file) {
       return std::unexpected(
-          Failure{400, "missing_file", "the multipart form has no field named 'file'; put the image there"});
+          Failure{400, "missing_file",
+                  "the multipart form has no field named 'file'; put the image there"});
     }
     upload.multipart = true;
     return upload;
@@ -274,16 +294,19 @@ std::expected<Upload, Failure> ReadUpload(const Request& req, Response& res, con
   std::string type = req.get_header_value("Content-Type");
   type = type.substr(0, type.find(';'));
   type.erase(std::remove(type.begin(), type.end(), ' '), type.end());
-  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (type.empty() && upload.bytes.empty()) return std::unexpected(Failure{400, "empty_body", no_body});
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (type.empty() && upload.bytes.empty())
+    return std::unexpected(Failure{400, "empty_body", no_body});
   if (!raw_allowed) {
-    return std::unexpected(
-        Failure{400, "missing_file", "this route takes a multipart form with the image in field 'file'"});
+    return std::unexpected(Failure{
+        400, "missing_file", "this route takes a multipart form with the image in field 'file'"});
   }
   if (type != "image/jpeg" && type != "image/png" && type != "application/dicom") {
     return std::unexpected(Failure{
         415, "unsupported_media_type",
-        (type.empty() ? std::string("the request has no Content-Type") : "Content-Type '" + type + "' is not accepted") +
+        (type.empty() ? std::string("the request has no Content-Type")
+                      : "Content-Type '" + type + "' is not accepted") +
             "; send multipart/form-data with the image in field 'file', or the image itself as "
             "image/jpeg, image/png or application/dicom"});
   }
@@ -303,7 +326,8 @@ std::string EchoedImage(const Upload& upload, const store::PredictionRecord& rec
 }
 
 std::int64_t NowUnixMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -326,16 +350,19 @@ struct HttpServer::State {
   int port = 0;
   int listen_socket = -1;
 
-  void Count(const char* route, const std::string& method, int status, Clock::duration elapsed, bool timed) {
+  void Count(const char* route, const std::string& method, int status, Clock::duration elapsed,
+             bool timed) {
     registry
-        .AddCounter("pneumo_http_requests_total", "HTTP requests answered, by route, method and status",
+        .AddCounter("pneumo_http_requests_total",
+                    "HTTP requests answered, by route, method and status",
                     {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
         .Increment();
     if (timed) {
       registry
-          .AddHistogram("pneumo_http_request_duration_seconds", "Time to answer an HTTP request",
-                        {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-                        {{"route", route}, {"method", method}})
+          .AddHistogram(
+              "pneumo_http_request_duration_seconds", "Time to answer an HTTP request",
+              {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+              {{"route", route}, {"method", method}})
           .Observe(std::chrono::duration<double>(elapsed).count());
     }
   }
@@ -353,7 +380,8 @@ struct HttpServer::State {
     try {
       serve();
     } catch (const std::exception& e) {
-      SendFailure(res, ErrorShapeOf(route), {500, "internal", std::string("unexpected error: ") + e.what()});
+      SendFailure(res, ErrorShapeOf(route),
+                  {500, "internal", std::string("unexpected error: ") + e.what()});
     }
     Count(route, req.method, res.status < 0 ? 200 : res.status, Clock::now() - start, true);
   }
@@ -367,19 +395,21 @@ struct HttpServer::State {
 
   void Register();
   void ServeStatic(const std::string& name, Response& res);
-  void PostPrediction(const Request& req, Response& res, const httplib::ContentReader& reader, bool compat);
+  void PostPrediction(const Request& req, Response& res, const httplib::ContentReader& reader,
+                      bool compat);
 
   // Like Wrap, for the upload routes, which read their bodies themselves.
   template <typename Handler>
   httplib::Server::HandlerWithContentReader WrapUpload(const char* route, Handler handler) {
-    return [this, route, handler](const Request& req, Response& res, const httplib::ContentReader& reader) {
+    return [this, route, handler](const Request& req, Response& res,
+                                  const httplib::ContentReader& reader) {
       Timed(route, req, res, [&] { handler(req, res, reader); });
     };
   }
 };
 
-void HttpServer::State::PostPrediction(const Request& req, Response& res, const httplib::ContentReader& reader,
-                                       bool compat) {
+void HttpServer::State::PostPrediction(const Request& req, Response& res,
+                                       const httplib::ContentReader& reader, bool compat) {
   const ErrorShape shape = compat ? ErrorShape::kCompat : ErrorShape::kApi;
   auto upload = ReadUpload(req, res, reader, options.max_upload_bytes, /*raw_allowed=*/!compat);
   if (!upload) return SendFailure(res, shape, upload.error());
@@ -392,14 +422,15 @@ void HttpServer::State::PostPrediction(const Request& req, Response& res, const 
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(upload->bytes.data());
   auto record = service.Predict({bytes, upload->bytes.size()}, upload->filename);
   if (!record) return SendFailure(res, shape, PredictFailure(record.error()));
-  if (compat) return SendJson(res, 200, CompatPredictionJson(*record, EchoedImage(*upload, *record)));
+  if (compat)
+    return SendJson(res, 200, CompatPredictionJson(*record, EchoedImage(*upload, *record)));
   res.set_header("Location", "/api/v1/predictions/" + record->id);
   SendJson(res, 201, PredictionJson(*record));
 }
 
 void HttpServer::State::ServeStatic(const std::string& name, Response& res) {
-  const bool traversal = name.find("..") != std::string::npos || name.find('\\') != std::string::npos ||
-                         name.starts_with('/');
+  const bool traversal = name.find("..") != std::string::npos ||
+                         name.find('\\') != std::string::npos || name.starts_with('/');
   if (traversal) return SendError(res, 404, "not_found", "no such file: /static/" + name);
   std::string content;
   if (!options.web_root.empty()) {
@@ -425,49 +456,54 @@ void HttpServer::State::ServeStatic(const std::string& name, Response& res) {
 void HttpServer::State::Register() {
   auto& s = server;
   s.Post(R"(/api/v1/predictions)",
-         WrapUpload("/api/v1/predictions", [this](const Request& req, Response& res, const httplib::ContentReader& r) {
-           PostPrediction(req, res, r, /*compat=*/false);
+         WrapUpload("/api/v1/predictions",
+                    [this](const Request& req, Response& res, const httplib::ContentReader& r) {
+                      PostPrediction(req, res, r, /*compat=*/false);
+                    }));
+  s.Post(R"(/predict)", WrapUpload("/predict", [this](const Request& req, Response& res,
+                                                      const httplib::ContentReader& r) {
+           PostPrediction(req, res, r, /*compat=*/true);
          }));
-  s.Post(R"(/predict)", WrapUpload("/predict", [this](const Request& req, Response& res, const httplib::ContentReader& r) {
-    PostPrediction(req, res, r, /*compat=*/true);
-  }));
-  s.Get(R"(/api/v1/predictions)", Wrap("/api/v1/predictions", [this](const Request& req, Response& res) {
-    auto paging = ParsePaging(req, res);
-    if (!paging) return;
-    auto page = service.store().List(paging->page, paging->per_page);
-    if (!page) return SendStoreError(res, page.error());
-    SendJson(res, 200, PredictionPageJson(*page));
-  }));
+  s.Get(R"(/api/v1/predictions)",
+        Wrap("/api/v1/predictions", [this](const Request& req, Response& res) {
+          auto paging = ParsePaging(req, res);
+          if (!paging) return;
+          auto page = service.store().List(paging->page, paging->per_page);
+          if (!page) return SendStoreError(res, page.error());
+          SendJson(res, 200, PredictionPageJson(*page));
+        }));
   // The original's paging rules: 25 a page, page < 1 and a page past the last refused (an empty
   // history has no last page: its page 1, or any other, is empty).
   s.Get(R"(/predictions)", Wrap("/predictions", [this](const Request& req, Response& res) {
-    const int number = CompatPageParam(req);
-    auto refuse = [&](const char* message) {
-      res.status = 400;
-      res.set_content(CompatErrorBody(message), kJson);
-    };
-    if (number < 1) return refuse("Page must be >= 1");
-    auto page = service.store().List(number, kCompatPerPage);
-    if (!page) return SendFailure(res, ErrorShape::kCompat, StoreFailure(page.error()));
-    const std::int64_t pages = (page->total + kCompatPerPage - 1) / kCompatPerPage;
-    if (page->total > 0 && number > pages) return refuse("Page out of range");
-    res.status = 200;
-    res.set_content(OrderedJsonText(CompatPageJson(*page)), kJson);
-  }));
-  s.Get(R"(/api/v1/predictions/([^/]+))", Wrap("/api/v1/predictions/{id}", [this](const Request& req, Response& res) {
-    const std::string id = req.matches[1];
-    if (!KnownIdShape(id, res)) return;
-    auto record = service.store().Get(id);
-    if (!record) return SendStoreError(res, record.error());
-    SendJson(res, 200, PredictionJson(*record));
-  }));
+          const int number = CompatPageParam(req);
+          auto refuse = [&](const char* message) {
+            res.status = 400;
+            res.set_content(CompatErrorBody(message), kJson);
+          };
+          if (number < 1) return refuse("Page must be >= 1");
+          auto page = service.store().List(number, kCompatPerPage);
+          if (!page) return SendFailure(res, ErrorShape::kCompat, StoreFailure(page.error()));
+          const std::int64_t pages = (page->total + kCompatPerPage - 1) / kCompatPerPage;
+          if (page->total > 0 && number > pages) return refuse("Page out of range");
+          res.status = 200;
+          res.set_content(OrderedJsonText(CompatPageJson(*page)), kJson);
+        }));
+  s.Get(R"(/api/v1/predictions/([^/]+))",
+        Wrap("/api/v1/predictions/{id}", [this](const Request& req, Response& res) {
+          const std::string id = req.matches[1];
+          if (!KnownIdShape(id, res)) return;
+          auto record = service.store().Get(id);
+          if (!record) return SendStoreError(res, record.error());
+          SendJson(res, 200, PredictionJson(*record));
+        }));
   s.Get(R"(/api/v1/predictions/([^/]+)/image)",
         Wrap("/api/v1/predictions/{id}/image", [this](const Request& req, Response& res) {
           const std::string id = req.matches[1];
           if (!KnownIdShape(id, res)) return;
           auto png = service.store().GetPreview(id);
           if (!png) return SendStoreError(res, png.error());
-          res.set_header("Cache-Control", "private, max-age=31536000, immutable");  // ids never change
+          res.set_header("Cache-Control",
+                         "private, max-age=31536000, immutable");  // ids never change
           res.set_content(std::string(png->begin(), png->end()), "image/jpeg");
         }));
   s.Get(R"(/api/v1/predictions/([^/]+)/heatmap)",
@@ -476,7 +512,8 @@ void HttpServer::State::Register() {
           if (!KnownIdShape(id, res)) return;
           auto png = service.Heatmap(id);
           if (!png) {
-            if (png.error().code == ErrorCode::kModelError || png.error().code == ErrorCode::kInternal)
+            if (png.error().code == ErrorCode::kModelError ||
+                png.error().code == ErrorCode::kInternal)
               return SendError(res, 500, "internal", png.error().message);
             if (png.error().code == ErrorCode::kCorruptInput)
               return SendError(res, 422, "invalid_image", png.error().message);
@@ -486,61 +523,74 @@ void HttpServer::State::Register() {
           res.set_content(std::string(png->begin(), png->end()), "image/png");
         }));
   s.Get(R"(/api/v1/model)", Wrap("/api/v1/model", [this](const Request&, Response& res) {
-    nlohmann::json card = model::ToJson(service.card());
-    card["review_band"] = service.options().review.band;
-    SendJson(res, 200, card);
-  }));
+          nlohmann::json card = model::ToJson(service.card());
+          card["review_band"] = service.options().review.band;
+          SendJson(res, 200, card);
+        }));
   s.Get(R"(/api/v1/openapi\.json)", Wrap("/api/v1/openapi.json", [](const Request&, Response& res) {
-    auto spec = FindEmbeddedFile(ApiFiles(), "openapi.json");
-    if (!spec) return SendError(res, 404, "not_found", "this build carries no OpenAPI description");
-    res.set_content(std::string(spec->content), kJson);
-  }));
+          auto spec = FindEmbeddedFile(ApiFiles(), "openapi.json");
+          if (!spec)
+            return SendError(res, 404, "not_found", "this build carries no OpenAPI description");
+          res.set_content(std::string(spec->content), kJson);
+        }));
   s.Get(R"(/healthz)", Wrap("/healthz", [](const Request&, Response& res) {
-    SendJson(res, 200, {{"status", "ok"}});
-  }));
+          SendJson(res, 200, {{"status", "ok"}});
+        }));
   s.Get(R"(/readyz)", Wrap("/readyz", [this](const Request&, Response& res) {
-    auto ping = service.store().Ping();
-    const std::string store = ping ? "ok" : ping.error().message;
-    SendJson(res, ping ? 200 : 503,
-             {{"status", ping ? "ready" : "unavailable"}, {"checks", {{"model", "ok"}, {"store", store}}}});
-  }));
+          auto ping = service.store().Ping();
+          const std::string store = ping ? "ok" : ping.error().message;
+          SendJson(res, ping ? 200 : 503,
+                   {{"status", ping ? "ready" : "unavailable"},
+                    {"checks", {{"model", "ok"}, {"store", store}}}});
+        }));
   s.Get(R"(/health)", Wrap("/health", [this](const Request&, Response& res) {
-    const bool store_ok = service.store().Ping().has_value();
-    SendJson(res, store_ok ? 200 : 503, CompatHealthJson(store_ok, NowUnixMicros()));
-  }));
+          const bool store_ok = service.store().Ping().has_value();
+          SendJson(res, store_ok ? 200 : 503, CompatHealthJson(store_ok, NowUnixMicros()));
+        }));
   s.Get(R"(/metrics)", Wrap("/metrics", [this](const Request&, Response& res) {
-    queue_depth.Set(static_cast<double>(service.queue_depth()));
-    res.set_content(registry.Render() + metrics::RenderProcessMetrics(), kPrometheusText);
-  }));
-  s.Get(R"(/)", Wrap("/", [this](const Request&, Response& res) { ServeStatic("index.html", res); }));
+          queue_depth.Set(static_cast<double>(service.queue_depth()));
+          res.set_content(registry.Render() + metrics::RenderProcessMetrics(), kPrometheusText);
+        }));
+  s.Get(R"(/)",
+        Wrap("/", [this](const Request&, Response& res) { ServeStatic("index.html", res); }));
   s.Get(R"(/static/(.+))", Wrap("/static/{path}", [this](const Request& req, Response& res) {
-    ServeStatic(req.matches[1], res);
-  }));
+          ServeStatic(req.matches[1], res);
+        }));
 
   // Answers that no handler wrote: unknown routes, wrong methods, and httplib's own refusals
   // (oversized or malformed requests). Bodies our handlers wrote pass untouched.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req, Response& res) {
+  s.set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req,
+                                                                  Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const Route* route = RouteFor(req.path);
     const ErrorShape shape = route ? route->errors : ErrorShape::kApi;
     if (res.status == 404 && route) {
       res.set_header("Allow", route->methods);
-      SendFailure(res, shape,
-                  {405, "method_not_allowed",
-                   req.method + " is not allowed on " + route->name + "; allowed: " + route->methods});
+      SendFailure(
+          res, shape,
+          {405, "method_not_allowed",
+           req.method + " is not allowed on " + route->name + "; allowed: " + route->methods});
     } else if (res.status == 404) {
-      SendError(res, 404, "not_found", "no route " + req.method + " " + req.path + "; see /api/v1/openapi.json");
+      SendError(res, 404, "not_found",
+                "no route " + req.method + " " + req.path + "; see /api/v1/openapi.json");
     } else if (res.status == 413) {
       SendFailure(res, shape,
                   {413, "payload_too_large",
-                   "the upload is larger than the limit of " + std::to_string(options.max_upload_bytes) + " bytes"});
+                   "the upload is larger than the limit of " +
+                       std::to_string(options.max_upload_bytes) + " bytes"});
     } else if (res.status == 400 && route && req.method == "POST" && req.body.empty()) {
       // httplib refuses a POST that declares no length before any handler runs.
-      SendFailure(res, shape, {400, "empty_body", "the request has no body; send the image as multipart field 'file'"});
+      SendFailure(
+          res, shape,
+          {400, "empty_body", "the request has no body; send the image as multipart field 'file'"});
     } else if (res.status == 400) {
-      SendFailure(res, shape, {400, "bad_request", "the request is malformed (bad headers, multipart body or URL)"});
+      SendFailure(
+          res, shape,
+          {400, "bad_request", "the request is malformed (bad headers, multipart body or URL)"});
     } else {
-      SendFailure(res, shape, {res.status, "http_" + std::to_string(res.status), "the request could not be served"});
+      SendFailure(
+          res, shape,
+          {res.status, "http_" + std::to_string(res.status), "the request could not be served"});
     }
     Count(route ? route->name : "unmatched", req.method, res.status, {}, false);
     return httplib::Server::HandlerResponse::Handled;
@@ -552,13 +602,18 @@ void HttpServer::State::Register() {
   });
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service, metrics::Registry& registry,
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service,
+                                                      metrics::Registry& registry,
                                                       HttpOptions options) {
   const std::string where = options.host + ":" + std::to_string(options.port);
-  if (options.port < 0 || options.port > 65535) return Fail(ErrorCode::kInvalidArgument, "port out of range: " + where);
-  if (options.threads < 1) return Fail(ErrorCode::kInvalidArgument, "--http-threads must be at least 1");
-  if (!options.web_root.empty() && !std::filesystem::is_regular_file(options.web_root / "index.html")) {
-    return Fail(ErrorCode::kNotFound, "web root " + options.web_root.string() + " has no index.html");
+  if (options.port < 0 || options.port > 65535)
+    return Fail(ErrorCode::kInvalidArgument, "port out of range: " + where);
+  if (options.threads < 1)
+    return Fail(ErrorCode::kInvalidArgument, "--http-threads must be at least 1");
+  if (!options.web_root.empty() &&
+      !std::filesystem::is_regular_file(options.web_root / "index.html")) {
+    return Fail(ErrorCode::kNotFound,
+                "web root " + options.web_root.string() + " has no index.html");
   }
   auto state = std::make_unique<State>(service, registry, options);
   httplib::Server& server = state->server;
@@ -575,7 +630,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
   server.set_tcp_nodelay(true);
   const int threads = options.threads;
   // httplib's API takes ownership of a raw pointer here.
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server.new_task_queue = [threads] {
+    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
+  };
   server.set_payload_max_length(options.max_upload_bytes);
   // A keep-alive connection holds its thread while open: after 100 requests it is closed so that
   // waiting connections get a turn even when clients outnumber --http-threads.
@@ -587,7 +644,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
 
   if (options.port == 0) {
     state->port = server.bind_to_any_port(options.host);
-    if (state->port < 0) return Fail(ErrorCode::kUnavailable, "cannot bind " + where + " (no free port, or bad host)");
+    if (state->port < 0)
+      return Fail(ErrorCode::kUnavailable, "cannot bind " + where + " (no free port, or bad host)");
   } else {
     if (!server.bind_to_port(options.host, options.port)) {
       return Fail(ErrorCode::kUnavailable,
@@ -602,7 +660,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(PredictionService& service
     s->finished = true;
   });
   // stop() is ignored until the loop marks itself running (see metrics/exporter.cc).
-  while (!s->server.is_running() && !s->finished) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!s->server.is_running() && !s->finished)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
 

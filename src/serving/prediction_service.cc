@@ -1,10 +1,9 @@
 #include "serving/prediction_service.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/sha256.h"
@@ -22,7 +21,7 @@ double Milliseconds(std::chrono::microseconds d) { return d.count() / 1000.0; }
 
 // Latency buckets in seconds, from a fast forward pass (~2 ms) to a request stuck for a while.
 const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                             0.25,  0.5,    1,     2.5,  5,    10,   30};
+                                             0.25,  0.5,    1,     2.5,  5,     10,   30};
 
 // What the batch function returns per image: the calibrated probability, the OOD score and the
 // generation of the model that computed them (exact as a float far beyond any number of swaps).
@@ -32,7 +31,9 @@ constexpr int kValuesPerImage = 3;
 // that are no X-rays reach 1 to 10 and beyond.
 const std::vector<double> kOodBuckets = {0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 20};
 
-PredictError Failure(PredictError::Kind kind, Error error) { return PredictError{kind, std::move(error)}; }
+PredictError Failure(PredictError::Kind kind, Error error) {
+  return PredictError{kind, std::move(error)};
+}
 
 }  // namespace
 
@@ -40,32 +41,39 @@ struct PredictionService::Metrics {
   explicit Metrics(metrics::Registry& r, const model::ModelCard& card)
       : registry(r),
         decode(r.AddHistogram("pneumo_decode_duration_seconds",
-                              "Time to decode an upload and prepare the model input", kLatencyBuckets)),
+                              "Time to decode an upload and prepare the model input",
+                              kLatencyBuckets)),
         queue_wait(r.AddHistogram("pneumo_queue_wait_duration_seconds",
                                   "Time a request waited for its batch to start", kLatencyBuckets)),
-        inference(r.AddHistogram("pneumo_inference_duration_seconds", "Time of one batched forward pass",
-                                 kLatencyBuckets)),
+        inference(r.AddHistogram("pneumo_inference_duration_seconds",
+                                 "Time of one batched forward pass", kLatencyBuckets)),
         batch_size(r.AddHistogram("pneumo_batch_size", "Images per forward pass",
                                   {1, 2, 4, 8, 16, 32, 64, 128})),
         heatmap(r.AddHistogram("pneumo_heatmap_duration_seconds",
-                               "Time to compute and render a Grad-CAM heatmap (cache misses)", kLatencyBuckets)),
-        ood_score(r.AddHistogram("pneumo_ood_score",
-                                 "Out-of-distribution score of each prediction (Mahalanobis distance of the "
-                                 "network's features, per feature)",
-                                 kOodBuckets)),
+                               "Time to compute and render a Grad-CAM heatmap (cache misses)",
+                               kLatencyBuckets)),
+        ood_score(r.AddHistogram(
+            "pneumo_ood_score",
+            "Out-of-distribution score of each prediction (Mahalanobis distance of the "
+            "network's features, per feature)",
+            kOodBuckets)),
         ood(r.AddCounter("pneumo_predictions_ood_total",
                          "Predictions whose image does not look like a frontal chest X-ray")),
-        review(r.AddCounter("pneumo_predictions_review_total", "Predictions flagged for human review")),
-        rejected(r.AddCounter("pneumo_inputs_rejected_total", "Uploads refused as unreadable or unsafe")) {
+        review(r.AddCounter("pneumo_predictions_review_total",
+                            "Predictions flagged for human review")),
+        rejected(r.AddCounter("pneumo_inputs_rejected_total",
+                              "Uploads refused as unreadable or unsafe")) {
     ModelInfo(card).Set(1);
     for (const char* label : {"PNEUMONIA", "NORMAL"}) Predictions(label);  // present from the start
   }
   metrics::Gauge& ModelInfo(const model::ModelCard& card) {
-    return registry.AddGauge("pneumo_model_info", "The model being served (1; 0 for models replaced since start)",
-                             {{"name", card.name}, {"version", card.version}, {"architecture", card.architecture}});
+    return registry.AddGauge(
+        "pneumo_model_info", "The model being served (1; 0 for models replaced since start)",
+        {{"name", card.name}, {"version", card.version}, {"architecture", card.architecture}});
   }
   metrics::Counter& Predictions(const std::string& label) {
-    return registry.AddCounter("pneumo_predictions_total", "Predictions stored, by label", {{"label", label}});
+    return registry.AddCounter("pneumo_predictions_total", "Predictions stored, by label",
+                               {{"label", label}});
   }
   metrics::Registry& registry;
   metrics::Histogram& decode;
@@ -80,7 +88,8 @@ struct PredictionService::Metrics {
 };
 
 std::string CleanFilename(std::string_view name, image::ImageFormat format) {
-  if (const auto slash = name.find_last_of("/\\"); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  if (const auto slash = name.find_last_of("/\\"); slash != std::string_view::npos)
+    name.remove_prefix(slash + 1);
   std::string clean;
   for (char c : name) {
     if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) clean += c;
@@ -88,31 +97,38 @@ std::string CleanFilename(std::string_view name, image::ImageFormat format) {
   if (clean.size() > 255) {
     clean.resize(255);
     // Never cut a UTF-8 sequence in half: drop continuation bytes and their lead byte.
-    while (!clean.empty() && (static_cast<unsigned char>(clean.back()) & 0xC0) == 0x80) clean.pop_back();
+    while (!clean.empty() && (static_cast<unsigned char>(clean.back()) & 0xC0) == 0x80)
+      clean.pop_back();
     if (!clean.empty() && static_cast<unsigned char>(clean.back()) >= 0xC0) clean.pop_back();
   }
-  if (clean.empty() || clean == "." || clean == "..") clean = "upload." + std::string(image::FormatName(format));
+  if (clean.empty() || clean == "." || clean == "..")
+    clean = "upload." + std::string(image::FormatName(format));
   return clean;
 }
 
 Result<std::unique_ptr<PredictionService>> PredictionService::Create(
     std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer,
-    std::unique_ptr<store::ResultStore> store, ServiceOptions options, metrics::Registry& registry) {
-  if (!predictor || !explainer || !store) return Fail(ErrorCode::kInvalidArgument, "service needs a model and a store");
-  if (options.preview_max_side < 16) return Fail(ErrorCode::kInvalidArgument, "preview side must be at least 16 px");
-  if (options.request_timeout.count() <= 0) return Fail(ErrorCode::kInvalidArgument, "request timeout must be positive");
+    std::unique_ptr<store::ResultStore> store, ServiceOptions options,
+    metrics::Registry& registry) {
+  if (!predictor || !explainer || !store)
+    return Fail(ErrorCode::kInvalidArgument, "service needs a model and a store");
+  if (options.preview_max_side < 16)
+    return Fail(ErrorCode::kInvalidArgument, "preview side must be at least 16 px");
+  if (options.request_timeout.count() <= 0)
+    return Fail(ErrorCode::kInvalidArgument, "request timeout must be positive");
   return std::unique_ptr<PredictionService>(new PredictionService(
       std::move(predictor), std::move(explainer), std::move(store), std::move(options), registry));
 }
 
 PredictionService::PredictionService(std::unique_ptr<model::Predictor> predictor,
                                      std::unique_ptr<model::Predictor> explainer,
-                                     std::unique_ptr<store::ResultStore> store, ServiceOptions options,
-                                     metrics::Registry& registry)
+                                     std::unique_ptr<store::ResultStore> store,
+                                     ServiceOptions options, metrics::Registry& registry)
     : options_(std::move(options)),
-      decode_slots_(options_.decode_slots > 0
-                        ? std::min(options_.decode_slots, 1024)
-                        : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 1024u))),
+      decode_slots_(
+          options_.decode_slots > 0
+              ? std::min(options_.decode_slots, 1024)
+              : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 1024u))),
       current_(std::make_shared<const ModelSlot>(ModelSlot{0, std::move(predictor)})),
       store_(std::move(store)),
       metrics_(std::make_unique<Metrics>(registry, current_->predictor->card())),
@@ -130,7 +146,8 @@ std::shared_ptr<const PredictionService::ModelSlot> PredictionService::Current()
   return current_;
 }
 
-std::shared_ptr<const PredictionService::ModelSlot> PredictionService::SlotOf(std::uint64_t generation) const {
+std::shared_ptr<const PredictionService::ModelSlot> PredictionService::SlotOf(
+    std::uint64_t generation) const {
   std::lock_guard lock(model_mu_);
   if (previous_ && previous_->generation == generation) return previous_;
   return current_;
@@ -140,23 +157,27 @@ model::ModelCard PredictionService::card() const { return Current()->predictor->
 
 Result<void> PredictionService::ReplaceModel(std::unique_ptr<model::Predictor> predictor,
                                              std::unique_ptr<model::Predictor> explainer) {
-  if (!predictor || !explainer) return Fail(ErrorCode::kInvalidArgument, "a model and its explainer are needed");
+  if (!predictor || !explainer)
+    return Fail(ErrorCode::kInvalidArgument, "a model and its explainer are needed");
   const auto old = Current();
   const auto& was = old->predictor->card();
   const auto& now = predictor->card();
   if (now.input_size != was.input_size || now.normalization.mode != was.normalization.mode ||
-      now.normalization.mean != was.normalization.mean || now.normalization.std != was.normalization.std ||
+      now.normalization.mean != was.normalization.mean ||
+      now.normalization.std != was.normalization.std ||
       now.normalization.equalization != was.normalization.equalization ||
       now.normalization.borders != was.normalization.borders)
     return Fail(ErrorCode::kInvalidArgument,
-                "the new model prepares its input differently (size or normalisation); restart pneumo serve to "
+                "the new model prepares its input differently (size or normalisation); restart "
+                "pneumo serve to "
                 "switch to it");
   metrics_->ModelInfo(was).Set(0);
   metrics_->ModelInfo(now).Set(1);
   {
     std::lock_guard lock(model_mu_);
     previous_ = current_;
-    current_ = std::make_shared<const ModelSlot>(ModelSlot{previous_->generation + 1, std::move(predictor)});
+    current_ = std::make_shared<const ModelSlot>(
+        ModelSlot{previous_->generation + 1, std::move(predictor)});
   }
   {
     std::lock_guard lock(explainer_mu_);
@@ -176,7 +197,8 @@ Result<void> SelfTest(model::Predictor& predictor) {
   cv::Mat prepared = predictor.Prepare(chest);
   auto out = predictor.Predict({&prepared, 1});
   if (!out) return std::unexpected(out.error());
-  if (out->size() != 1 || !std::isfinite((*out)[0].probability) || !std::isfinite((*out)[0].ood_score))
+  if (out->size() != 1 || !std::isfinite((*out)[0].probability) ||
+      !std::isfinite((*out)[0].ood_score))
     return Fail(ErrorCode::kModelError, "the model's self-test prediction is not a finite number");
   return {};
 }
@@ -200,8 +222,8 @@ Result<std::vector<float>> PredictionService::RunBatch(std::span<const cv::Mat> 
   return values;
 }
 
-PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<const std::uint8_t> bytes,
-                                                                  std::string_view filename) {
+PredictResult<store::PredictionRecord> PredictionService::Predict(
+    std::span<const std::uint8_t> bytes, std::string_view filename) {
   const auto arrived = Clock::now();
   const auto deadline = arrived + options_.request_timeout;
   const auto slot = Current();  // prepares this upload; the batch may run on a newer model
@@ -212,7 +234,8 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   decode_slots_.acquire();
   auto decoded = image::DecodeForInference(bytes, prepared_for.input_size, options_.decode_limits);
   cv::Mat prepared;
-  if (decoded) prepared = slot->predictor->Prepare(decoded->gray);  // Prepare is const and thread-safe
+  if (decoded)
+    prepared = slot->predictor->Prepare(decoded->gray);  // Prepare is const and thread-safe
   decode_slots_.release();
   if (!decoded) {
     metrics_->rejected.Increment();
@@ -223,10 +246,11 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
 
   auto submitted = batcher_->Submit(prepared, deadline);
   if (!submitted) {
-    return std::unexpected(Failure(PredictError::Kind::kBusy,
-                                   Error{ErrorCode::kUnavailable, "the inference queue is full (" +
-                                                                      std::to_string(options_.batching.max_queue) +
-                                                                      " waiting); try again in a moment"}));
+    return std::unexpected(
+        Failure(PredictError::Kind::kBusy,
+                Error{ErrorCode::kUnavailable, "the inference queue is full (" +
+                                                   std::to_string(options_.batching.max_queue) +
+                                                   " waiting); try again in a moment"}));
   }
   // While the model works: the preview, the hash and the input checks.
   store::PredictionRecord record;
@@ -241,16 +265,17 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
 
   auto& future = *submitted;
   if (future.wait_until(deadline) != std::future_status::ready) {
-    return std::unexpected(Failure(PredictError::Kind::kTimeout,
-                                   Error{ErrorCode::kUnavailable, "no answer from the model within " +
-                                                                      std::to_string(options_.request_timeout.count()) +
-                                                                      " ms; try again in a moment"}));
+    return std::unexpected(Failure(
+        PredictError::Kind::kTimeout,
+        Error{ErrorCode::kUnavailable, "no answer from the model within " +
+                                           std::to_string(options_.request_timeout.count()) +
+                                           " ms; try again in a moment"}));
   }
   auto output = future.get();
   if (!output) {
     const bool expired = output.error().code == ErrorCode::kUnavailable;
-    return std::unexpected(Failure(expired ? PredictError::Kind::kTimeout : PredictError::Kind::kInternal,
-                                   output.error()));
+    return std::unexpected(Failure(
+        expired ? PredictError::Kind::kTimeout : PredictError::Kind::kInternal, output.error()));
   }
   metrics_->queue_wait.Observe(output->queue_time.count() / 1e6);
 
@@ -274,11 +299,11 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
   record.queue_ms = Milliseconds(output->queue_time);
   record.inference_ms = Milliseconds(output->compute_time);
   nlohmann::json details{{"review_reasons", reasons},
-                                       {"image",
-                                        {{"format", image::FormatName(decoded->format)},
-                                         {"width", decoded->width},
-                                         {"height", decoded->height}}},
-                                       {"batch_size", output->batch_size}};
+                         {"image",
+                          {{"format", image::FormatName(decoded->format)},
+                           {"width", decoded->width},
+                           {"height", decoded->height}}},
+                         {"batch_size", output->batch_size}};
   if (has_ood) {
     details["ood_score"] = ood_score;
     details["out_of_distribution"] = out_of_distribution;
@@ -287,8 +312,10 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(std::span<cons
 
   if (auto put = store_->Put(record); !put) {
     return std::unexpected(Failure(PredictError::Kind::kStoreUnavailable,
-                                   Error{ErrorCode::kUnavailable, "the result store is unavailable, so nothing was "
-                                                                  "stored: " + put.error().message}));
+                                   Error{ErrorCode::kUnavailable,
+                                         "the result store is unavailable, so nothing was "
+                                         "stored: " +
+                                             put.error().message}));
   }
   metrics_->Predictions(record.label).Increment();
   if (record.review) metrics_->review.Increment();

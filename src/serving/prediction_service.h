@@ -9,10 +9,11 @@
 // The model can be replaced while serving (ReplaceModel): each batch runs on whichever model is
 // current when it starts, and each record names the model that computed it.
 //
-// Thread-safe: Predict, Heatmap, card and ReplaceModel are called by many threads at once. Decoding, preview and
-// hashing run on the calling thread (so uploads decode in parallel); only the forward pass is
-// funnelled through the Batcher's single worker. Heatmaps run on a second copy of the model with
-// one thread, one at a time, so they cannot starve the prediction path of both cores.
+// Thread-safe: Predict, Heatmap, card and ReplaceModel are called by many threads at once.
+// Decoding, preview and hashing run on the calling thread (so uploads decode in parallel); only the
+// forward pass is funnelled through the Batcher's single worker. Heatmaps run on a second copy of
+// the model with one thread, one at a time, so they cannot starve the prediction path of both
+// cores.
 #pragma once
 
 #include <chrono>
@@ -68,11 +69,10 @@ using PredictResult = std::expected<T, PredictError>;
 class PredictionService {
  public:
   // `explainer` is a second Predictor of the same model for heatmaps (load it with 1 thread).
-  static Result<std::unique_ptr<PredictionService>> Create(std::unique_ptr<model::Predictor> predictor,
-                                                           std::unique_ptr<model::Predictor> explainer,
-                                                           std::unique_ptr<store::ResultStore> store,
-                                                           ServiceOptions options,
-                                                           metrics::Registry& registry);
+  static Result<std::unique_ptr<PredictionService>> Create(
+      std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer,
+      std::unique_ptr<store::ResultStore> store, ServiceOptions options,
+      metrics::Registry& registry);
   ~PredictionService();
   PredictionService(const PredictionService&) = delete;
   PredictionService& operator=(const PredictionService&) = delete;
@@ -87,7 +87,8 @@ class PredictionService {
   // Swaps in another model between two batches: loaded, checked and self-tested by the caller
   // (see SelfTest). Refused (kInvalidArgument, the old model keeps serving) when it prepares its
   // input differently, because requests already prepared for the current model may be queued.
-  Result<void> ReplaceModel(std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer);
+  Result<void> ReplaceModel(std::unique_ptr<model::Predictor> predictor,
+                            std::unique_ptr<model::Predictor> explainer);
 
   store::ResultStore& store() { return *store_; }
   model::ModelCard card() const;  // of the current model
@@ -96,7 +97,8 @@ class PredictionService {
 
  private:
   struct Metrics;
-  PredictionService(std::unique_ptr<model::Predictor> predictor, std::unique_ptr<model::Predictor> explainer,
+  PredictionService(std::unique_ptr<model::Predictor> predictor,
+                    std::unique_ptr<model::Predictor> explainer,
                     std::unique_ptr<store::ResultStore> store, ServiceOptions options,
                     metrics::Registry& registry);
   // A model and the number of the swap that brought it in; immutable once published.
@@ -112,8 +114,9 @@ class PredictionService {
   const ServiceOptions options_;
   std::counting_semaphore<1024> decode_slots_;
   mutable std::mutex model_mu_;
-  std::shared_ptr<const ModelSlot> current_;   // GUARDED_BY(model_mu_)
-  std::shared_ptr<const ModelSlot> previous_;  // GUARDED_BY(model_mu_): batches started before a swap
+  std::shared_ptr<const ModelSlot> current_;  // GUARDED_BY(model_mu_)
+  std::shared_ptr<const ModelSlot>
+      previous_;  // GUARDED_BY(model_mu_): batches started before a swap
   std::unique_ptr<store::ResultStore> store_;
   std::unique_ptr<Metrics> metrics_;
 
@@ -121,8 +124,10 @@ class PredictionService {
   std::unique_ptr<model::Predictor> explainer_;  // GUARDED_BY(explainer_mu_)
 
   std::mutex cache_mu_;
-  std::list<std::pair<std::string, std::vector<std::uint8_t>>> heatmap_lru_;  // GUARDED_BY(cache_mu_)
-  std::unordered_map<std::string, decltype(heatmap_lru_)::iterator> heatmap_index_;  // GUARDED_BY(cache_mu_)
+  std::list<std::pair<std::string, std::vector<std::uint8_t>>>
+      heatmap_lru_;  // GUARDED_BY(cache_mu_)
+  std::unordered_map<std::string, decltype(heatmap_lru_)::iterator>
+      heatmap_index_;  // GUARDED_BY(cache_mu_)
 
   std::unique_ptr<infer::Batcher> batcher_;  // last: its worker calls RunBatch, so it stops first
 };

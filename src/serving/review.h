@@ -12,7 +12,6 @@
 #pragma once
 
 #include <opencv2/core/mat.hpp>
-
 #include <string>
 #include <vector>
 
@@ -24,10 +23,10 @@ namespace pneumo::serving {
 inline constexpr char kNotChestXrayReason[] = "does not look like a frontal chest X-ray";
 
 struct ReviewPolicy {
-  double band = 0.15;         // half-width of the uncertainty band around the threshold
-  int min_side = 128;         // px; smaller images carry too little detail
-  double max_aspect = 2.0;    // long side / short side
-  double min_contrast = 0.04; // standard deviation of [0, 1] gray values
+  double band = 0.15;          // half-width of the uncertainty band around the threshold
+  int min_side = 128;          // px; smaller images carry too little detail
+  double max_aspect = 2.0;     // long side / short side
+  double min_contrast = 0.04;  // standard deviation of [0, 1] gray values
 };
 
 // Reasons about the image alone (no model output needed).

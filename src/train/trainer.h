@@ -48,37 +48,37 @@ inline data::AugmentOptions RobustAugmentation() {
 }
 
 struct TrainOptions {
-  std::filesystem::path data_dir;       // ImageFolder, or a parent with train/
-  std::filesystem::path output_dir;     // model directory written at the end (and checkpoints)
+  std::filesystem::path data_dir;    // ImageFolder, or a parent with train/
+  std::filesystem::path output_dir;  // model directory written at the end (and checkpoints)
   std::string architecture = "pneumonet";
-  int input_size = 192;                 // square side the network sees (192: 2x faster than 224 on CPU)
+  int input_size = 192;  // square side the network sees (192: 2x faster than 224 on CPU)
   std::string normalization = "per_image";  // or "dataset"
-  std::string equalization = "none";    // or "clahe": see image::Normalization
-  std::string borders = "uniform";      // or "none": see image::Normalization
-  int cache_side = 224;                 // images held at this side for crops (0: input_size)
+  std::string equalization = "none";        // or "clahe": see image::Normalization
+  std::string borders = "uniform";          // or "none": see image::Normalization
+  int cache_side = 224;                     // images held at this side for crops (0: input_size)
   int epochs = 24;
   int batch_size = 32;
-  double learning_rate = 2e-3;          // peak, AdamW
-  double weight_decay = 0.02;           // L2 on conv/linear weights (decoupled, AdamW)
-  int warmup_epochs = 1;                // linear warm-up, then cosine decay to 1% of peak
-  double validation_fraction = 0.15;    // of patients, per class
-  int patience = 8;                     // epochs without validation AUC gain before stopping
-  std::uint64_t seed = 42;              // initial weights, batch order, augmentation
-  std::uint64_t split_seed = 42;        // which patients validate: the same for every ensemble member
-  double ema_decay = 0.998;             // weight EMA evaluated and exported (0: the raw weights)
-  int stress_per_image = 4;             // shifted copies per validation image for checkpointing
-  bool class_weighting = true;          // weight samples by N / (2 * N_class)
+  double learning_rate = 2e-3;        // peak, AdamW
+  double weight_decay = 0.02;         // L2 on conv/linear weights (decoupled, AdamW)
+  int warmup_epochs = 1;              // linear warm-up, then cosine decay to 1% of peak
+  double validation_fraction = 0.15;  // of patients, per class
+  int patience = 8;                   // epochs without validation AUC gain before stopping
+  std::uint64_t seed = 42;            // initial weights, batch order, augmentation
+  std::uint64_t split_seed = 42;      // which patients validate: the same for every ensemble member
+  double ema_decay = 0.998;           // weight EMA evaluated and exported (0: the raw weights)
+  int stress_per_image = 4;           // shifted copies per validation image for checkpointing
+  bool class_weighting = true;        // weight samples by N / (2 * N_class)
   data::AugmentOptions augment = RobustAugmentation();
-  std::string device = "cpu";           // "cpu" or "cuda" (needs a CUDA build of LibTorch)
-  int threads = 0;                      // LibTorch intra-op threads; 0 = all cores
+  std::string device = "cpu";  // "cpu" or "cuda" (needs a CUDA build of LibTorch)
+  int threads = 0;             // LibTorch intra-op threads; 0 = all cores
   int loader_workers = 1;
-  std::size_t max_images = 0;           // use a seeded subset of this many (0 = all): smoke runs
-  int metrics_port = -1;                // Prometheus endpoint on this port (-1 = none)
+  std::size_t max_images = 0;  // use a seeded subset of this many (0 = all): smoke runs
+  int metrics_port = -1;       // Prometheus endpoint on this port (-1 = none)
   std::string metrics_host = "0.0.0.0";
   bool progress = true;
   std::string model_name = "pneumo-pneumonet";
   std::string model_version = "1.0.0";
-  std::string command_line;             // recorded in the card
+  std::string command_line;  // recorded in the card
 };
 
 struct EpochReport {

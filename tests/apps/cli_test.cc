@@ -1,17 +1,16 @@
 // End-to-end tests of the pneumo binary: real processes, real files, real exit codes.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <httplib.h>
 #include <sys/wait.h>
 
 #include <chrono>
-#include <thread>
-
 #include <cstdio>
-#include <memory>
 #include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "store/result_store.h"
 #include "testing/process.h"
@@ -46,9 +45,10 @@ class CliTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
     testing::WriteSyntheticFolder(dir_->path() / "data", 40, 3);
-    const CliRun train = Pneumo("train --data " + (dir_->path() / "data").string() + " --out " +
-                             (dir_->path() / "model").string() +
-                             " --arch tiny --input-size 48 --epochs 3 --lr 0.01 --no-progress --log-level warn");
+    const CliRun train =
+        Pneumo("train --data " + (dir_->path() / "data").string() + " --out " +
+               (dir_->path() / "model").string() +
+               " --arch tiny --input-size 48 --epochs 3 --lr 0.01 --no-progress --log-level warn");
     ASSERT_EQ(train.exit_code, 0) << train.out;
     ASSERT_NE(train.out.find("model written to"), std::string::npos);
   }
@@ -69,8 +69,9 @@ TEST_F(CliTest, PredictJsonReportsEachFileAndFailsOnlyTheBadOnes) {
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
     std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   }
-  const CliRun run = Pneumo("predict --json --model " + Model().string() + " " + (Data() / "PNEUMONIA").string() +
-                         " " + bad.string() + " " + truncated.string() + " " + (scratch.path() / "missing.jpg").string());
+  const CliRun run = Pneumo("predict --json --model " + Model().string() + " " +
+                            (Data() / "PNEUMONIA").string() + " " + bad.string() + " " +
+                            truncated.string() + " " + (scratch.path() / "missing.jpg").string());
   EXPECT_EQ(run.exit_code, 1);
   const json out = json::parse(run.out);
   ASSERT_EQ(out.size(), 43u);
@@ -94,7 +95,8 @@ TEST_F(CliTest, PredictJsonReportsEachFileAndFailsOnlyTheBadOnes) {
 }
 
 TEST_F(CliTest, PredictSucceedsWhenEveryFileIsGood) {
-  const CliRun run = Pneumo("predict --model " + Model().string() + " " + (Data() / "NORMAL" / "IM-1001-0001.png").string());
+  const CliRun run = Pneumo("predict --model " + Model().string() + " " +
+                            (Data() / "NORMAL" / "IM-1001-0001.png").string());
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find("IM-1001-0001.png"), std::string::npos);
 }
@@ -103,8 +105,10 @@ TEST_F(CliTest, PredictWithAStoreKeepsEveryGoodFileWithItsPreview) {
   testing::TempDir scratch;
   std::ofstream(scratch.path() / "notes.png") << "this is not an image";
   const std::string store = "sqlite:" + (scratch.path() / "results.db").string();
-  const std::string inputs = (Data() / "NORMAL").string() + " " + (scratch.path() / "notes.png").string();
-  const CliRun run = Pneumo("predict --json --model " + Model().string() + " --store " + store + " " + inputs);
+  const std::string inputs =
+      (Data() / "NORMAL").string() + " " + (scratch.path() / "notes.png").string();
+  const CliRun run =
+      Pneumo("predict --json --model " + Model().string() + " --store " + store + " " + inputs);
   EXPECT_EQ(run.exit_code, 1) << "one file is bad";
   const json out = json::parse(run.out);
   ASSERT_EQ(out.size(), 41u);
@@ -135,8 +139,8 @@ TEST_F(CliTest, PredictWithAStoreKeepsEveryGoodFileWithItsPreview) {
 
 TEST_F(CliTest, EvaluateJsonHasTheDocumentedKeysAndConsistentCounts) {
   testing::TempDir report;
-  const CliRun run = Pneumo("evaluate --json --data " + Data().string() + " --model " + Model().string() +
-                         " --report " + report.path().string());
+  const CliRun run = Pneumo("evaluate --json --data " + Data().string() + " --model " +
+                            Model().string() + " --report " + report.path().string());
   ASSERT_EQ(run.exit_code, 0);
   const json m = json::parse(run.out);
   for (const char* key : {"n", "accuracy", "auc", "sensitivity", "specificity", "ece", "confusion"})
@@ -145,15 +149,16 @@ TEST_F(CliTest, EvaluateJsonHasTheDocumentedKeysAndConsistentCounts) {
   EXPECT_EQ(m["n"], 80);
   EXPECT_EQ(c["tp"].get<int>() + c["fp"].get<int>() + c["tn"].get<int>() + c["fn"].get<int>(), 80);
   EXPECT_EQ(c["tp"].get<int>() + c["fn"].get<int>(), 40);
-  EXPECT_NEAR(m["accuracy"].get<double>(), (c["tp"].get<double>() + c["tn"].get<double>()) / 80.0, 1e-9);
+  EXPECT_NEAR(m["accuracy"].get<double>(), (c["tp"].get<double>() + c["tn"].get<double>()) / 80.0,
+              1e-9);
   for (const char* file : {"index.html", "roc.svg", "calibration.svg", "confusion.svg"})
     EXPECT_TRUE(fs::exists(report.path() / file)) << file;
 }
 
 TEST_F(CliTest, EvaluateStressReportsEveryConditionTheMeanAndTheWorst) {
   testing::TempDir report;
-  const CliRun run = Pneumo("evaluate --json --stress --data " + Data().string() + " --model " + Model().string() +
-                            " --report " + report.path().string());
+  const CliRun run = Pneumo("evaluate --json --stress --data " + Data().string() + " --model " +
+                            Model().string() + " --report " + report.path().string());
   ASSERT_EQ(run.exit_code, 0) << run.out;
   const json m = json::parse(run.out);
   EXPECT_EQ(m["n"], 80) << "the clean figures keep their keys";
@@ -172,14 +177,16 @@ TEST_F(CliTest, EvaluateStressReportsEveryConditionTheMeanAndTheWorst) {
   EXPECT_TRUE(stress["worst"]["conditions"].contains("specificity"));
   EXPECT_TRUE(fs::exists(report.path() / "calibration_stress.svg"));
   // The same run again gives the same figures: every condition is seeded.
-  const CliRun again = Pneumo("evaluate --json --stress --data " + Data().string() + " --model " + Model().string());
+  const CliRun again =
+      Pneumo("evaluate --json --stress --data " + Data().string() + " --model " + Model().string());
   EXPECT_EQ(json::parse(again.out)["stress"], stress);
 }
 
 TEST_F(CliTest, CalibrateFitsOnTheStressValidationAndFitsTheOodCheck) {
   testing::TempDir copy;
   fs::copy(Model(), copy.path(), fs::copy_options::recursive);
-  const CliRun run = Pneumo("calibrate --model " + copy.path().string() + " --data " + Data().string());
+  const CliRun run =
+      Pneumo("calibrate --model " + copy.path().string() + " --data " + Data().string());
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_NE(run.out.find("stress conditions"), std::string::npos) << run.out;
   const json card = json::parse(std::ifstream(copy.path() / "card.json"));
@@ -189,18 +196,22 @@ TEST_F(CliTest, CalibrateFitsOnTheStressValidationAndFitsTheOodCheck) {
   EXPECT_GT(card["ood"]["threshold"].get<double>(), 0.0);
   EXPECT_LE(card["ood"]["fit"]["validation_flagged"].get<double>(), 0.05);
   // predict now reports the score.
-  const CliRun predicted = Pneumo("predict --json --model " + copy.path().string() + " " + (Data() / "NORMAL").string());
+  const CliRun predicted =
+      Pneumo("predict --json --model " + copy.path().string() + " " + (Data() / "NORMAL").string());
   ASSERT_EQ(predicted.exit_code, 0);
-  for (const auto& row : json::parse(predicted.out)) EXPECT_TRUE(row.contains("ood_score")) << row.dump();
+  for (const auto& row : json::parse(predicted.out))
+    EXPECT_TRUE(row.contains("ood_score")) << row.dump();
 }
 
 TEST_F(CliTest, EnsembleOfTwoMembersAveragesThemAndRefusesMismatchedSplits) {
   testing::TempDir second, ensemble, other_split;
-  const CliRun train = Pneumo("train --data " + Data().string() + " --out " + second.path().string() +
-                              " --arch tiny --input-size 48 --epochs 2 --lr 0.01 --seed 9 --no-progress --log-level warn");
+  const CliRun train = Pneumo(
+      "train --data " + Data().string() + " --out " + second.path().string() +
+      " --arch tiny --input-size 48 --epochs 2 --lr 0.01 --seed 9 --no-progress --log-level warn");
   ASSERT_EQ(train.exit_code, 0) << train.out;
-  const CliRun run = Pneumo("ensemble --member " + Model().string() + " --member " + second.path().string() +
-                            " --out " + ensemble.path().string() + " --data " + Data().string() + " --version 9.0.0");
+  const CliRun run = Pneumo("ensemble --member " + Model().string() + " --member " +
+                            second.path().string() + " --out " + ensemble.path().string() +
+                            " --data " + Data().string() + " --version 9.0.0");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   const json card = json::parse(std::ifstream(ensemble.path() / "card.json"));
   EXPECT_EQ(card["architecture"], "ensemble");
@@ -208,15 +219,18 @@ TEST_F(CliTest, EnsembleOfTwoMembersAveragesThemAndRefusesMismatchedSplits) {
   EXPECT_TRUE(fs::exists(ensemble.path() / "member1.pt"));
   EXPECT_TRUE(fs::exists(ensemble.path() / "member2.pt"));
   EXPECT_TRUE(card.contains("ood"));
-  const CliRun predicted = Pneumo("predict --json --model " + ensemble.path().string() + " " + (Data() / "PNEUMONIA").string());
+  const CliRun predicted = Pneumo("predict --json --model " + ensemble.path().string() + " " +
+                                  (Data() / "PNEUMONIA").string());
   EXPECT_EQ(predicted.exit_code, 0) << predicted.out;
 
-  const CliRun moved = Pneumo("train --data " + Data().string() + " --out " + other_split.path().string() +
-                              " --arch tiny --input-size 48 --epochs 1 --split-seed 5 --no-progress --log-level warn");
+  const CliRun moved = Pneumo(
+      "train --data " + Data().string() + " --out " + other_split.path().string() +
+      " --arch tiny --input-size 48 --epochs 1 --split-seed 5 --no-progress --log-level warn");
   ASSERT_EQ(moved.exit_code, 0);
   testing::TempDir refused;
-  const CliRun mismatch = Pneumo("ensemble --member " + Model().string() + " --member " + other_split.path().string() +
-                                 " --out " + refused.path().string() + " --data " + Data().string() + " 2>&1");
+  const CliRun mismatch =
+      Pneumo("ensemble --member " + Model().string() + " --member " + other_split.path().string() +
+             " --out " + refused.path().string() + " --data " + Data().string() + " 2>&1");
   EXPECT_NE(mismatch.exit_code, 0);
   EXPECT_NE(mismatch.out.find("other patients"), std::string::npos) << mismatch.out;
 }
@@ -228,12 +242,14 @@ TEST_F(CliTest, BadArgumentsGiveAMessageAndNonZeroExit) {
   EXPECT_NE(Pneumo("").exit_code, 0);
 }
 
-// A training run that outlasts any test (it is stopped by the ChildProcess destructor), serving on `port`.
-std::unique_ptr<testing::ChildProcess> StartLongTraining(const fs::path& data, const fs::path& out, int port) {
+// A training run that outlasts any test (it is stopped by the ChildProcess destructor), serving on
+// `port`.
+std::unique_ptr<testing::ChildProcess> StartLongTraining(const fs::path& data, const fs::path& out,
+                                                         int port) {
   return std::make_unique<testing::ChildProcess>(std::vector<std::string>{
-      PNEUMO_BINARY, "train", "--data", data.string(), "--out", out.string(), "--arch", "tiny", "--input-size", "48",
-      "--epochs", "100000", "--patience", "100000", "--no-progress", "--log-level", "warn", "--metrics-port",
-      std::to_string(port)});
+      PNEUMO_BINARY, "train", "--data", data.string(), "--out", out.string(), "--arch", "tiny",
+      "--input-size", "48", "--epochs", "100000", "--patience", "100000", "--no-progress",
+      "--log-level", "warn", "--metrics-port", std::to_string(port)});
 }
 
 TEST_F(CliTest, TrainingServesPrometheusMetricsWhileItRuns) {
@@ -246,25 +262,31 @@ TEST_F(CliTest, TrainingServesPrometheusMetricsWhileItRuns) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (auto res = client.Get("/metrics"); res && res->status == 200) body = res->body;
   }
-  for (const char* name : {"pneumo_train_epoch", "pneumo_train_steps_total", "pneumo_train_loss",
-                           "pneumo_train_learning_rate", "pneumo_train_images_per_second", "pneumo_validation_auc"}) {
-    EXPECT_NE(body.find(std::string("# TYPE ") + name), std::string::npos) << name << " missing from:\n" << body;
+  for (const char* name :
+       {"pneumo_train_epoch", "pneumo_train_steps_total", "pneumo_train_loss",
+        "pneumo_train_learning_rate", "pneumo_train_images_per_second", "pneumo_validation_auc"}) {
+    EXPECT_NE(body.find(std::string("# TYPE ") + name), std::string::npos)
+        << name << " missing from:\n"
+        << body;
   }
 }
 
 TEST_F(CliTest, ARealPrometheusScrapesTheTrainer) {
   constexpr char kPrometheus[] = "/usr/bin/prometheus";
-  ASSERT_TRUE(fs::exists(kPrometheus)) << kPrometheus << " is missing: install Debian's prometheus (scripts/setup.sh does)";
+  ASSERT_TRUE(fs::exists(kPrometheus))
+      << kPrometheus << " is missing: install Debian's prometheus (scripts/setup.sh does)";
   testing::TempDir dir;
   const int train_port = testing::FreePort();
   auto training = StartLongTraining(Data(), dir / "model", train_port);
-  std::ofstream(dir / "prometheus.yml") << "global:\n  scrape_interval: 1s\n"
-                                        << "scrape_configs:\n  - job_name: pneumo-train\n    static_configs:\n"
-                                        << "      - targets: ['127.0.0.1:" << train_port << "']\n";
+  std::ofstream(dir / "prometheus.yml")
+      << "global:\n  scrape_interval: 1s\n"
+      << "scrape_configs:\n  - job_name: pneumo-train\n    static_configs:\n"
+      << "      - targets: ['127.0.0.1:" << train_port << "']\n";
   const int prometheus_port = testing::FreePort();
-  testing::ChildProcess prometheus({kPrometheus, "--config.file=" + (dir / "prometheus.yml").string(),
-                                    "--storage.tsdb.path=" + (dir / "tsdb").string(),
-                                    "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
+  testing::ChildProcess prometheus(
+      {kPrometheus, "--config.file=" + (dir / "prometheus.yml").string(),
+       "--storage.tsdb.path=" + (dir / "tsdb").string(),
+       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
   httplib::Client api("127.0.0.1", prometheus_port);
   json result;
   for (int attempt = 0; attempt < 120; ++attempt) {  // up to 60 s; usually 2-3 scrapes
@@ -275,7 +297,8 @@ TEST_F(CliTest, ARealPrometheusScrapesTheTrainer) {
     if (!result.is_discarded() && !result["data"]["result"].empty()) break;
   }
   ASSERT_FALSE(result.is_discarded());
-  ASSERT_FALSE(result["data"]["result"].empty()) << "Prometheus never scraped a step count: " << result.dump();
+  ASSERT_FALSE(result["data"]["result"].empty())
+      << "Prometheus never scraped a step count: " << result.dump();
   EXPECT_EQ(result["data"]["result"][0]["metric"]["job"], "pneumo-train");
   auto up = api.Get("/api/v1/query?query=up%7Bjob%3D%22pneumo-train%22%7D");
   ASSERT_TRUE(up);
@@ -286,8 +309,8 @@ TEST(ShippedModel, PredictsRealXraysFromTheTrainingFolder) {
   const auto train = testing::SharedTrainDir();
   if (train.empty()) GTEST_SKIP() << testing::kNoSharedData;
   ASSERT_TRUE(fs::exists(kShippedModel / "card.json")) << "the shipped model is missing";
-  const CliRun run = Pneumo("predict --json " + (train / "NORMAL" / "IM-0115-0001.jpeg").string() + " " +
-                         (train / "PNEUMONIA" / "person1000_bacteria_2931.jpeg").string());
+  const CliRun run = Pneumo("predict --json " + (train / "NORMAL" / "IM-0115-0001.jpeg").string() +
+                            " " + (train / "PNEUMONIA" / "person1000_bacteria_2931.jpeg").string());
   ASSERT_EQ(run.exit_code, 0);
   const json out = json::parse(run.out);
   ASSERT_EQ(out.size(), 2u);

@@ -39,8 +39,15 @@ TEST(Augment, NeverMirrorsTheImage) {
   // left-bright: a mirrored chest would put the heart on the wrong side.
   cv::Mat left(64, 64, CV_32FC1, cv::Scalar(0));
   left.colRange(0, 32).setTo(1.0);
-  AugmentOptions options{.max_rotation_degrees = 5, .max_shift = 0.02, .min_scale = 1, .max_scale = 1,
-                         .brightness = 0, .contrast = 0, .gamma = 0, .blur_probability = 0, .noise_std = 0};
+  AugmentOptions options{.max_rotation_degrees = 5,
+                         .max_shift = 0.02,
+                         .min_scale = 1,
+                         .max_scale = 1,
+                         .brightness = 0,
+                         .contrast = 0,
+                         .gamma = 0,
+                         .blur_probability = 0,
+                         .noise_std = 0};
   std::mt19937 rng(5);
   for (int i = 0; i < 20; ++i) {
     cv::Mat out = Augment(left, options, rng);
@@ -59,15 +66,23 @@ TEST(Augment, CropsAndResizesToTheOutputSide) {
   options.crop_probability = 1.0;
   options.border_probability = 1.0;
   std::mt19937 a(11), b(11);
-  cv::Mat x = Augment(Gradient(), options, a, /*output_side=*/40), y = Augment(Gradient(), options, b, 40);
+  cv::Mat x = Augment(Gradient(), options, a, /*output_side=*/40),
+          y = Augment(Gradient(), options, b, 40);
   ASSERT_EQ(x.size(), cv::Size(40, 40));
   EXPECT_EQ(cv::norm(x, y, cv::NORM_INF), 0.0) << "deterministic for a generator state";
 }
 
 TEST(Augment, BordersAreFlatBands) {
   // Geometry and intensity off: only the border step acts.
-  AugmentOptions options{.max_rotation_degrees = 0, .max_shift = 0, .min_scale = 1, .max_scale = 1,
-                         .brightness = 0, .contrast = 0, .gamma = 0, .blur_probability = 0, .noise_std = 0};
+  AugmentOptions options{.max_rotation_degrees = 0,
+                         .max_shift = 0,
+                         .min_scale = 1,
+                         .max_scale = 1,
+                         .brightness = 0,
+                         .contrast = 0,
+                         .gamma = 0,
+                         .blur_probability = 0,
+                         .noise_std = 0};
   options.border_probability = 1.0;
   std::mt19937 rng(2);
   int flat_edges = 0;

@@ -1,9 +1,9 @@
 #include "data/stress.h"
 
 #include <gtest/gtest.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-
 #include <set>
 #include <string>
 
@@ -39,7 +39,8 @@ TEST(StressConditions, AreDeterministicKeepSizeTypeAndRangeAndChangeTheImage) {
   const cv::Mat film = Film();
   for (const auto& c : StressConditions()) {
     SCOPED_TRACE(std::string(c.name));
-    const cv::Mat a = ApplyStress(c, film, StressSeed(42, 3)), b = ApplyStress(c, film, StressSeed(42, 3));
+    const cv::Mat a = ApplyStress(c, film, StressSeed(42, 3)),
+                  b = ApplyStress(c, film, StressSeed(42, 3));
     ASSERT_EQ(a.size(), film.size());
     ASSERT_EQ(a.type(), CV_32FC1);
     EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0) << "same seed, same pixels";
@@ -60,8 +61,8 @@ TEST(StressConditions, NoiseDependsOnTheSeed) {
   const auto* noise = FindStressCondition("noise");
   ASSERT_NE(noise, nullptr);
   const cv::Mat film = Film();
-  EXPECT_GT(cv::norm(ApplyStress(*noise, film, StressSeed(42, 1)), ApplyStress(*noise, film, StressSeed(42, 2)),
-                     cv::NORM_L1),
+  EXPECT_GT(cv::norm(ApplyStress(*noise, film, StressSeed(42, 1)),
+                     ApplyStress(*noise, film, StressSeed(42, 2)), cv::NORM_L1),
             0.0);
 }
 

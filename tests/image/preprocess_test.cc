@@ -1,11 +1,11 @@
 #include "image/preprocess.h"
 
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 #include <limits>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "test_images.h"
 
@@ -122,9 +122,8 @@ TEST(NormalizeInPlace, PerImageModeLeavesAConstantImageFinite) {
 
 TEST(ValidateNormalization, AcceptsBothModes) {
   EXPECT_TRUE(ValidateNormalization(Normalization{.mode = "per_image"}).has_value());
-  EXPECT_TRUE(
-      ValidateNormalization(Normalization{.mode = "dataset", .mean = 0.48f, .std = 0.23f})
-          .has_value());
+  EXPECT_TRUE(ValidateNormalization(Normalization{.mode = "dataset", .mean = 0.48f, .std = 0.23f})
+                  .has_value());
 }
 
 TEST(ValidateNormalization, RejectsAnUnknownModeAndAnUnusableStd) {
@@ -132,10 +131,9 @@ TEST(ValidateNormalization, RejectsAnUnknownModeAndAnUnusableStd) {
                         ErrorCode::kInvalidArgument));
   EXPECT_TRUE(FailsWith(ValidateNormalization(Normalization{.mode = "dataset", .std = 0.0f}),
                         ErrorCode::kInvalidArgument));
-  EXPECT_TRUE(FailsWith(
-      ValidateNormalization(Normalization{.mode = "dataset",
-                                          .mean = std::numeric_limits<float>::quiet_NaN()}),
-      ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(ValidateNormalization(Normalization{
+                            .mode = "dataset", .mean = std::numeric_limits<float>::quiet_NaN()}),
+                        ErrorCode::kInvalidArgument));
 }
 
 }  // namespace

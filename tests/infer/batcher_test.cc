@@ -2,14 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <opencv2/core.hpp>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <latch>
 #include <memory>
 #include <numeric>
+#include <opencv2/core.hpp>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -44,7 +43,7 @@ class Gate {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  int entered_ = 0;   // GUARDED_BY(mu_)
+  int entered_ = 0;    // GUARDED_BY(mu_)
   bool open_ = false;  // GUARDED_BY(mu_)
 };
 
@@ -173,11 +172,16 @@ TEST(Batcher, FailsOnlyTheBatchWhoseFunctionFailsOrThrows) {
   int call = 0;
   BatchFunction function = [&](std::span<const cv::Mat> images) -> Result<std::vector<float>> {
     switch (call++) {
-      case 0: return Fail(ErrorCode::kModelError, "forward pass failed");
-      case 1: throw std::runtime_error("boom");
-      case 2: throw 42;
-      case 3: return std::vector<float>(images.size() + 1, 0.f);  // wrong size
-      default: return std::vector<float>(images.size(), 0.5f);
+      case 0:
+        return Fail(ErrorCode::kModelError, "forward pass failed");
+      case 1:
+        throw std::runtime_error("boom");
+      case 2:
+        throw 42;
+      case 3:
+        return std::vector<float>(images.size() + 1, 0.f);  // wrong size
+      default:
+        return std::vector<float>(images.size(), 0.5f);
     }
   };
   Batcher batcher(function, {.max_batch_size = 1, .max_wait = 0us});
@@ -300,7 +304,7 @@ TEST(Batcher, ReportsQueueTimeComputeTimeAndBatchSize) {
   EXPECT_EQ(out_a->compute_time, out_b->compute_time);
   EXPECT_GE(out_a->queue_time, 0us);
   EXPECT_GE(out_a->queue_time, out_b->queue_time);  // a waited at least as long as b
-  EXPECT_LT(out_a->queue_time, 4s);                  // the full batch did not wait for max_wait
+  EXPECT_LT(out_a->queue_time, 4s);                 // the full batch did not wait for max_wait
 }
 
 }  // namespace
@@ -319,9 +323,11 @@ TEST(Batcher, HandsEachRequestAllOfItsValues) {
     }
     return out;
   };
-  Batcher batcher(two, {.max_batch_size = 4, .max_wait = std::chrono::milliseconds(50), .values_per_image = 2});
+  Batcher batcher(
+      two, {.max_batch_size = 4, .max_wait = std::chrono::milliseconds(50), .values_per_image = 2});
   std::vector<std::future<Result<BatchOutput>>> futures;
-  for (int v : {3, 7, 9}) futures.push_back(*batcher.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(v))));
+  for (int v : {3, 7, 9})
+    futures.push_back(*batcher.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(v))));
   for (int k = 0; k < 3; ++k) {
     auto out = futures[k].get();
     ASSERT_TRUE(out);
@@ -331,9 +337,11 @@ TEST(Batcher, HandsEachRequestAllOfItsValues) {
     EXPECT_FLOAT_EQ(out->extra[0], v + 100);
   }
   // A function that forgets the second value fails its batch instead of misaligning answers.
-  Batcher wrong([](std::span<const cv::Mat> images) -> Result<std::vector<float>> {
-    return std::vector<float>(images.size(), 1.0f);
-  }, {.values_per_image = 2});
+  Batcher wrong(
+      [](std::span<const cv::Mat> images) -> Result<std::vector<float>> {
+        return std::vector<float>(images.size(), 1.0f);
+      },
+      {.values_per_image = 2});
   auto out = batcher.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(1)));
   EXPECT_TRUE(out->get());
   EXPECT_FALSE(wrong.Submit(cv::Mat(4, 4, CV_32FC1, cv::Scalar(1)))->get());

@@ -1,12 +1,12 @@
 // Ensembles (members averaged in logit space), the calibration intercept through the Predictor,
 // and the OOD score: its arithmetic, its storage and its use in Predict.
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "core/sha256.h"
 #include "model/networks.h"
@@ -37,7 +37,8 @@ ModelCard BaseCard(double temperature = 1.0, double bias = 0.0) {
 }
 
 // A single-model directory with weights drawn from `seed`.
-void WriteSingle(const std::filesystem::path& dir, int seed, double temperature = 1.0, double bias = 0.0) {
+void WriteSingle(const std::filesystem::path& dir, int seed, double temperature = 1.0,
+                 double bias = 0.0) {
   ModelCard card = BaseCard(temperature, bias);
   card.weights_sha256 = WriteWeights(dir / kWeightsFile, seed);
   ASSERT_TRUE(SaveModelCard(card, dir));
@@ -48,7 +49,8 @@ void WriteEnsemble(const std::filesystem::path& dir, const std::vector<int>& see
   card.architecture = kEnsembleArchitecture;
   for (std::size_t i = 0; i < seeds.size(); ++i) {
     const std::string file = "member" + std::to_string(i) + ".pt";
-    card.members.push_back({"tiny", file, WriteWeights(dir / file, seeds[i]), {{"seed", seeds[i]}}});
+    card.members.push_back(
+        {"tiny", file, WriteWeights(dir / file, seeds[i]), {{"seed", seeds[i]}}});
   }
   ASSERT_TRUE(SaveModelCard(card, dir));
 }
@@ -84,7 +86,8 @@ TEST(Ensemble, AveragesItsMembersLogits) {
   WriteSingle(m2.path(), 9);
   WriteEnsemble(ensemble.path(), {5, 9});
   const std::vector<cv::Mat> raw{Random(4), Random(5)};
-  const auto a = LogitsOf(m1.path(), raw), b = LogitsOf(m2.path(), raw), both = LogitsOf(ensemble.path(), raw);
+  const auto a = LogitsOf(m1.path(), raw), b = LogitsOf(m2.path(), raw),
+             both = LogitsOf(ensemble.path(), raw);
   for (std::size_t i = 0; i < raw.size(); ++i) {
     EXPECT_NE(a[i], b[i]) << "members with other seeds disagree";
     EXPECT_NEAR(both[i], (a[i] + b[i]) / 2, 1e-5);
@@ -126,12 +129,14 @@ TEST(Predictor, AppliesTheCalibrationIntercept) {
   ASSERT_TRUE(out);
   const double z = (*out)[0].logit / 2.0 + 1.25;
   EXPECT_NEAR((*out)[0].probability, 1.0 / (1.0 + std::exp(-z)), 1e-6);
-  EXPECT_GT((*out)[0].probability, CalibratedProbability((*out)[0].logit, 2.0, 0.0)) << "a positive bias raises p";
+  EXPECT_GT((*out)[0].probability, CalibratedProbability((*out)[0].logit, 2.0, 0.0))
+      << "a positive bias raises p";
 }
 
 TEST(OodStatistics, ScoreIsTheSmallestClassDistancePerFeature) {
   // Two classes in 2-D with identity covariance (no shrinkage needed): means (0,0) and (4,0).
-  std::vector<std::vector<float>> features{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {3, 0}, {5, 0}, {4, -1}, {4, 1}};
+  std::vector<std::vector<float>> features{{-1, 0}, {1, 0}, {0, -1}, {0, 1},
+                                           {3, 0},  {5, 0}, {4, -1}, {4, 1}};
   std::vector<int> labels{0, 0, 0, 0, 1, 1, 1, 1};
   auto stats = FitOodStatistics(features, labels, /*shrinkage=*/0.0);
   ASSERT_TRUE(stats) << stats.error().ToString();
@@ -153,7 +158,8 @@ TEST(OodStatistics, RefusesOneClassOnly) {
 
 TEST(OodStatistics, SurviveASaveAndLoad) {
   testing::TempDir dir;
-  std::vector<std::vector<float>> features{{0, 0, 1}, {1, 0, 0}, {0, 1, 0}, {5, 5, 5}, {6, 5, 5}, {5, 6, 4}};
+  std::vector<std::vector<float>> features{{0, 0, 1}, {1, 0, 0}, {0, 1, 0},
+                                           {5, 5, 5}, {6, 5, 5}, {5, 6, 4}};
   std::vector<int> labels{0, 0, 0, 1, 1, 1};
   auto stats = FitOodStatistics(features, labels);
   ASSERT_TRUE(stats);
@@ -165,7 +171,8 @@ TEST(OodStatistics, SurviveASaveAndLoad) {
   ASSERT_EQ(loaded->size(), 2u);
   const std::vector<float> probe{2, 3, 1};
   EXPECT_FLOAT_EQ(MahalanobisScore((*loaded)[1], probe), MahalanobisScore(*stats, probe));
-  EXPECT_FALSE(LoadOodStatistics(std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2)));
+  EXPECT_FALSE(LoadOodStatistics(
+      std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2)));
 }
 
 // Fits statistics on the features of smooth images, then scores a smooth image (in distribution)
@@ -207,11 +214,13 @@ TEST(Predictor, ScoresOutOfDistributionInputsInTheSameForwardPass) {
     auto predictor = Predictor::Load(dir.path());
     EXPECT_TRUE(predictor) << predictor.error().ToString();
     EXPECT_TRUE((*predictor)->has_ood_statistics());
-    std::vector<cv::Mat> prepared{(*predictor)->Prepare(smooth(100)), (*predictor)->Prepare(checker)};
+    std::vector<cv::Mat> prepared{(*predictor)->Prepare(smooth(100)),
+                                  (*predictor)->Prepare(checker)};
     return *(*predictor)->Predict(prepared);
   };
   const auto first = scores(1e6);
-  EXPECT_GT(first[1].ood_score, 1.5 * first[0].ood_score) << "in " << first[0].ood_score << " out " << first[1].ood_score;
+  EXPECT_GT(first[1].ood_score, 1.5 * first[0].ood_score)
+      << "in " << first[0].ood_score << " out " << first[1].ood_score;
   EXPECT_FALSE(first[0].out_of_distribution);
   EXPECT_FALSE(first[1].out_of_distribution) << "threshold far above";
   const auto second = scores((first[0].ood_score + first[1].ood_score) / 2);

@@ -53,14 +53,14 @@ Answer From(const RawResponse& res) {
 
 ::testing::AssertionResult IsApiError(const Answer& a, int status, const std::string& code) {
   auto describe = [&] {
-    return a.status == 0 ? "no answer (" + a.failure + ")"
-                         : std::to_string(a.status) + " [" + a.content_type + "] " +
-                               a.body.substr(0, 300);
+    return a.status == 0
+               ? "no answer (" + a.failure + ")"
+               : std::to_string(a.status) + " [" + a.content_type + "] " + a.body.substr(0, 300);
   };
   const json body = json::parse(a.body, nullptr, /*allow_exceptions=*/false);
   if (a.status != status) {
-    return ::testing::AssertionFailure() << "expected " << status << " " << code << ", got "
-                                         << describe();
+    return ::testing::AssertionFailure()
+           << "expected " << status << " " << code << ", got " << describe();
   }
   if (MediaType(a.content_type) != "application/json") {
     return ::testing::AssertionFailure() << "Content-Type is not application/json: " << describe();
@@ -72,10 +72,11 @@ Answer From(const RawResponse& res) {
            << "body is not {\"error\": {\"code\", \"message\"}}: " << describe();
   }
   if (body["error"]["code"] != code) {
-    return ::testing::AssertionFailure() << "code " << body["error"]["code"] << ", expected \""
-                                         << code << "\": " << describe();
+    return ::testing::AssertionFailure()
+           << "code " << body["error"]["code"] << ", expected \"" << code << "\": " << describe();
   }
-  if (!body["error"]["message"].is_string() || body["error"]["message"].get<std::string>().empty()) {
+  if (!body["error"]["message"].is_string() ||
+      body["error"]["message"].get<std::string>().empty()) {
     return ::testing::AssertionFailure() << "empty message: " << describe();
   }
   return ::testing::AssertionSuccess();
@@ -93,8 +94,8 @@ Answer From(const RawResponse& res) {
                   body["error"].is_string() && !body["error"].get<std::string>().empty() &&
                   std::regex_match(body["error"].get<std::string>(), std::regex(message));
   if (ok) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected " << status << " {\"error\": \"" << message
-                                       << "\"}, got " << got;
+  return ::testing::AssertionFailure()
+         << "expected " << status << " {\"error\": \"" << message << "\"}, got " << got;
 }
 
 std::string Half(const std::string& bytes) { return bytes.substr(0, bytes.size() / 2); }
@@ -103,7 +104,8 @@ std::string Half(const std::string& bytes) { return bytes.substr(0, bytes.size()
 std::string CorruptPng() {
   std::string png = ChestPng(101, 256, 256);
   const auto idat = png.find("IDAT");
-  for (std::size_t i = idat + 40; i < idat + 400 && i < png.size() - 20; ++i) png[i] = char(~png[i]);
+  for (std::size_t i = idat + 40; i < idat + 400 && i < png.size() - 20; ++i)
+    png[i] = char(~png[i]);
   return png;
 }
 
@@ -118,9 +120,9 @@ std::string TwoMegabytes() {
 // "POST path" with these headers and body, sent over a raw socket exactly as written.
 RawResponse RawPost(int port, const std::string& path, const std::string& headers,
                     const std::string& body) {
-  return RawExchange(port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
-                               headers + "Content-Length: " + std::to_string(body.size()) +
-                               "\r\n\r\n" + body);
+  return RawExchange(
+      port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers +
+                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 struct BadRequest {
@@ -136,7 +138,8 @@ struct BadRequest {
 constexpr std::string_view kCompat = "compat:";
 
 ::testing::AssertionResult IsDocumentedError(const Answer& a, const BadRequest& bad) {
-  if (bad.code.starts_with(kCompat)) return IsCompatError(a, bad.status, bad.code.substr(kCompat.size()));
+  if (bad.code.starts_with(kCompat))
+    return IsCompatError(a, bad.status, bad.code.substr(kCompat.size()));
   return IsApiError(a, bad.status, bad.code);
 }
 
@@ -206,8 +209,9 @@ std::vector<BadRequest> BadRequests() {
        }},
       {"CompatBodyWithoutAnyLength", 400, "compat:No file uploaded",
        [=](PneumoServer& s) {
-         return From(RawExchange(s.port(), "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                           "Connection: close\r\n\r\n"));
+         return From(RawExchange(s.port(),
+                                 "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 "Connection: close\r\n\r\n"));
        }},
       {"CompatEmptyFile", 400, "compat:No file uploaded", multipart("/predict", "", "empty.png")},
       // 400 missing_file
@@ -242,17 +246,20 @@ std::vector<BadRequest> BadRequests() {
       {"NoContentType", 415, "unsupported_media_type",
        [=](PneumoServer& s) { return From(RawPost(s.port(), kPredictions, "", png)); }},
       // the original took forms only: a raw body has no file, whatever its type
-      {"CompatRawJpegIsNotAForm", 400, "compat:No file uploaded", raw("/predict", jpeg, "text/plain")},
+      {"CompatRawJpegIsNotAForm", 400, "compat:No file uploaded",
+       raw("/predict", jpeg, "text/plain")},
       {"CompatRawPngBody", 400, "compat:No file uploaded", raw("/predict", png, "image/png")},
       // 415 unsupported_format
       {"TextBytesAsRawPng", 415, "unsupported_format", raw(kPredictions, text, "image/png")},
-      {"TextBytesInMultipart", 415, "unsupported_format", multipart(kPredictions, text, "notes.png")},
+      {"TextBytesInMultipart", 415, "unsupported_format",
+       multipart(kPredictions, text, "notes.png")},
       {"PdfBytesAsRawJpeg", 415, "unsupported_format",
        raw(kPredictions, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n", "image/jpeg")},
       {"GifBytesAsRawPng", 415, "unsupported_format",
        raw(kPredictions, std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 13), "image/png")},
       // the original's 400 "Invalid file type", judged by the bytes, the reason after a colon
-      {"CompatTextBytes", 400, "compat:Invalid file type: .+", multipart("/predict", text, "notes.jpg")},
+      {"CompatTextBytes", 400, "compat:Invalid file type: .+",
+       multipart("/predict", text, "notes.jpg")},
       {"CompatGifBytes", 400, "compat:Invalid file type: .+",
        multipart("/predict", std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 13), "x.png")},
       {"CompatDicomWithoutPixelData", 400, "compat:Invalid file type: .+",
@@ -266,7 +273,8 @@ std::vector<BadRequest> BadRequests() {
       {"TruncatedDicom", 422, "invalid_image",
        raw(kPredictions, dicom.substr(0, dicom.size() - 5000), "application/dicom")},
       {"DicomWithoutPixelData", 415, "unsupported_format",
-       raw(kPredictions, Dicom(ChestXray(100, 64, 64), /*with_pixels=*/false), "application/dicom")},
+       raw(kPredictions, Dicom(ChestXray(100, 64, 64), /*with_pixels=*/false),
+           "application/dicom")},
       {"CompatTruncatedJpeg", 422, "compat:.+", multipart("/predict", Half(jpeg), "cut.jpeg")},
       // 413 image_too_large (image bombs: tiny files, huge declared sizes)
       {"PngDeclaring100000x100000", 413, "image_too_large",
@@ -277,13 +285,15 @@ std::vector<BadRequest> BadRequests() {
        multipart(kPredictions, PngDeclaring(12000, 12000), "bomb.png")},
       {"JpegDeclaring60000x60000", 413, "image_too_large",
        raw(kPredictions, JpegDeclaring(60000, 60000), "image/jpeg")},
-      {"CompatImageBomb", 413, "compat:.+", multipart("/predict", PngDeclaring(100000, 100000), "bomb.png")},
+      {"CompatImageBomb", 413, "compat:.+",
+       multipart("/predict", PngDeclaring(100000, 100000), "bomb.png")},
       // 413 payload_too_large (server started with --max-upload-mb 1)
       {"RawBodyOverTheUploadLimit", 413, "payload_too_large",
        raw(kPredictions, TwoMegabytes(), "image/png")},
       {"MultipartOverTheUploadLimit", 413, "payload_too_large",
        multipart(kPredictions, TwoMegabytes(), "huge.png")},
-      {"CompatOverTheUploadLimit", 413, "compat:the upload is larger than the limit of 1048576 bytes",
+      {"CompatOverTheUploadLimit", 413,
+       "compat:the upload is larger than the limit of 1048576 bytes",
        multipart("/predict", TwoMegabytes(), "huge.png")},
       // 404 not_found
       {"UnknownApiRoute", 404, "not_found", get("/api/v1/nothing")},
@@ -296,12 +306,21 @@ std::vector<BadRequest> BadRequests() {
       {"StaticEncodedPathTraversal", 404, "not_found",
        request("GET", "/static/%2e%2e/%2e%2e/CMakeLists.txt")},
       // 405 method_not_allowed, with Allow
-      {"DeletePredictions", 405, "method_not_allowed", request("DELETE", kPredictions),
+      {"DeletePredictions",
+       405,
+       "method_not_allowed",
+       request("DELETE", kPredictions),
        {"GET", "POST"}},
       {"PutPredictions", 405, "method_not_allowed", request("PUT", kPredictions), {"GET", "POST"}},
-      {"DeleteOnePrediction", 405, "method_not_allowed", request("DELETE", kPredictions + "/" + id),
+      {"DeleteOnePrediction",
+       405,
+       "method_not_allowed",
+       request("DELETE", kPredictions + "/" + id),
        {"GET"}},
-      {"PostToOnePrediction", 405, "method_not_allowed", request("POST", kPredictions + "/" + id),
+      {"PostToOnePrediction",
+       405,
+       "method_not_allowed",
+       request("POST", kPredictions + "/" + id),
        {"GET"}},
       {"PostToHealthz", 405, "method_not_allowed", request("POST", "/healthz"), {"GET"}},
       {"PostToModel", 405, "method_not_allowed", request("POST", "/api/v1/model"), {"GET"}},
@@ -397,10 +416,10 @@ TEST(BadInputSurvival, AfterEveryBadRequestTheServerStillPredictsAndStoredOnlyGo
   // must be refused with an error body, and the server must carry on.
   for (const BadRequest& bad : BadRequests()) {
     const Answer answer = bad.send(server);
-    EXPECT_TRUE(answer.status >= 400 && answer.status < 500 &&
-                StatusAndCode(answer).find(' ') == 3)
+    EXPECT_TRUE(answer.status >= 400 && answer.status < 500 && StatusAndCode(answer).find(' ') == 3)
         << bad.name << ": " << StatusAndCode(answer);
-    if (const std::string sha = UploadGood(server, ++seed, problems); !sha.empty()) good.insert(sha);
+    if (const std::string sha = UploadGood(server, ++seed, problems); !sha.empty())
+      good.insert(sha);
   }
   EXPECT_EQ(problems, std::vector<std::string>());
   auto client = server.Client();
@@ -421,8 +440,9 @@ TEST(BadInputSurvival, AfterEveryBadRequestTheServerStillPredictsAndStoredOnlyGo
 // Both say when to retry, and neither leaves anything in the history.
 TEST(Overload, AFullQueueIs503BusyWithRetryAfterAndNothingStored) {
   TempDir dir;
-  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(),
-                      {"--max-queue", "1", "--max-batch", "1", "--max-wait-ms", "0", "--threads", "1"});
+  PneumoServer server(
+      "sqlite:" + (dir.path() / "results.db").string(),
+      {"--max-queue", "1", "--max-batch", "1", "--max-wait-ms", "0", "--threads", "1"});
   const std::string problem = server.Start();
   ASSERT_EQ(problem, "") << problem;
   constexpr int kThreads = 16;
@@ -442,7 +462,8 @@ TEST(Overload, AFullQueueIs503BusyWithRetryAfterAndNothingStored) {
           ++created;
         } else if (auto ok = IsApiError(From(res), 503, "busy"); ok) {
           ++busy;
-          if (res->get_header_value("Retry-After") != "1") problems.push_back("busy without Retry-After: 1");
+          if (res->get_header_value("Retry-After") != "1")
+            problems.push_back("busy without Retry-After: 1");
         } else {
           problems.push_back(ok.message());
         }
@@ -505,17 +526,20 @@ TEST(BadInputSurvival, TheUploadLimitIsExactAndHoldsForChunkedBodies) {
   int created = 0;
   auto res = UploadRaw(client, "/api/v1/predictions", at_limit, "image/png");
   ASSERT_TRUE(res) << Describe(res);
-  EXPECT_NE(res->status, 413) << "a body of exactly --max-upload-mb 1 (1048576 bytes): " << Describe(res);
+  EXPECT_NE(res->status, 413) << "a body of exactly --max-upload-mb 1 (1048576 bytes): "
+                              << Describe(res);
   created += res->status == 201;
   EXPECT_TRUE(IsApiError(From(UploadRaw(client, "/api/v1/predictions", over_limit, "image/png")),
                          413, "payload_too_large"))
       << "1048577 bytes";
 
-  const RawResponse chunked_ok = ChunkedPost(server.port(), "/api/v1/predictions", "image/png", ChestPng(201));
+  const RawResponse chunked_ok =
+      ChunkedPost(server.port(), "/api/v1/predictions", "image/png", ChestPng(201));
   EXPECT_EQ(chunked_ok.status, 201) << chunked_ok.headers << "\n" << chunked_ok.body;
   created += chunked_ok.status == 201;
-  EXPECT_TRUE(IsApiError(From(ChunkedPost(server.port(), "/api/v1/predictions", "image/png", TwoMegabytes())),
-                         413, "payload_too_large"))
+  EXPECT_TRUE(IsApiError(
+      From(ChunkedPost(server.port(), "/api/v1/predictions", "image/png", TwoMegabytes())), 413,
+      "payload_too_large"))
       << "a chunked 2 MB body";
   EXPECT_EQ(Total(client), created) << "an upload over the limit was stored";
   auto health = client.Get("/healthz");
@@ -529,10 +553,9 @@ TEST(BadInputSurvival, PagingNumbersTooBigForAnIntAreNotACrash) {
   const std::string problem = server.Start();
   ASSERT_EQ(problem, "") << problem;
   auto client = server.Client();
-  for (const char* path : {"/api/v1/predictions?page=99999999999999999999",
-                           "/api/v1/predictions?page=2147483648",
-                           "/predictions?page=99999999999999999999",
-                           "/predictions?page=-99999999999999999999"}) {
+  for (const char* path :
+       {"/api/v1/predictions?page=99999999999999999999", "/api/v1/predictions?page=2147483648",
+        "/predictions?page=99999999999999999999", "/predictions?page=-99999999999999999999"}) {
     auto res = client.Get(path);
     ASSERT_TRUE(res) << path << ": " << Describe(res);
     // Either refused as invalid paging, or a page past the end: never a 500 or a crash.
@@ -571,7 +594,8 @@ TEST(BadInputSurvival, GarbageAndGoodUploadsFromSeveralThreadsAreAnsweredAsWhenA
           mine.push_back(bad[which].name + ": " + got + " under load, " + alone[which] + " alone");
         }
         const unsigned seed = 5000 + static_cast<unsigned>(t * 100 + round);
-        if (const std::string sha = UploadGood(server, seed, mine); !sha.empty()) my_good.insert(sha);
+        if (const std::string sha = UploadGood(server, seed, mine); !sha.empty())
+          my_good.insert(sha);
       }
       std::lock_guard lock(mu);
       problems.insert(problems.end(), mine.begin(), mine.end());

@@ -82,8 +82,8 @@ TEST(CrashSafety, EveryAcknowledgedUploadSurvivesKillDashNine) {
   // The store is usable after the crash, not just readable.
   auto res = UploadRaw(client, "/api/v1/predictions", ChestPng(7), "image/png");
   EXPECT_TRUE(res && res->status == 201) << Describe(res);
-  std::cout << acknowledged.size() << " uploads acknowledged before kill -9, all found after restart"
-            << std::endl;
+  std::cout << acknowledged.size()
+            << " uploads acknowledged before kill -9, all found after restart" << std::endl;
   if (HasFailure()) std::cerr << "server log:\n" << server.LogTail() << "\n";
 }
 
@@ -160,7 +160,8 @@ TEST(CrashSafety, ARedisOutageIs503StoreUnavailableUntilRedisIsBack) {
   res = UploadRaw(client, "/api/v1/predictions", ChestPng(5), "image/png");
   EXPECT_TRUE(res && res->status == 201) << Describe(res);
   res = client.Get(("/api/v1/predictions/" + before_id).c_str());
-  EXPECT_TRUE(res && res->status == 200) << "the prediction from before the outage: " << Describe(res);
+  EXPECT_TRUE(res && res->status == 200)
+      << "the prediction from before the outage: " << Describe(res);
   EXPECT_EQ(Total(client), 2) << "only the two 201 uploads may be stored";
   res = client.Get("/health");
   EXPECT_TRUE(res && res->status == 200) << Describe(res);

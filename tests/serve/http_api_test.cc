@@ -1,7 +1,6 @@
 // The HTTP API of `pneumo serve` (docs/http-api.md), black box, against both result stores: every
 // test runs once on SQLite (a file in a temporary directory) and once on a real redis-server.
 #include <gtest/gtest.h>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <opencv2/imgproc.hpp>
 #include <set>
 #include <span>
 #include <string>
@@ -72,9 +72,9 @@ class HttpApiTest : public ::testing::TestWithParam<Backend> {
                                   const std::string& bytes, const std::string& format, int width,
                                   int height) {
     ASSERT_TRUE(p.is_object()) << p;
-    for (const char* key : {"id", "filename", "label", "probability", "threshold", "review",
-                            "review_reasons", "model", "sha256", "created_at", "image",
-                            "timings_ms", "links"}) {
+    for (const char* key :
+         {"id", "filename", "label", "probability", "threshold", "review", "review_reasons",
+          "model", "sha256", "created_at", "image", "timings_ms", "links"}) {
       EXPECT_TRUE(p.contains(key)) << "no \"" << key << "\" in " << p.dump();
     }
     ASSERT_TRUE(p["id"].is_string()) << p;
@@ -134,8 +134,8 @@ class HttpApiTest : public ::testing::TestWithParam<Backend> {
 TEST_P(HttpApiTest, MultipartUploadAnswers201WithEveryDocumentedFieldAndALocation) {
   const std::string png = ChestPng(1, 300, 260);
   auto client = server_->Client();
-  auto res = UploadMultipart(client, "/api/v1/predictions", png, "chest one.png", "file",
-                             "image/png");
+  auto res =
+      UploadMultipart(client, "/api/v1/predictions", png, "chest one.png", "file", "image/png");
   ASSERT_TRUE(res) << Describe(res);
   ASSERT_EQ(res->status, 201) << Describe(res);
   EXPECT_EQ(MediaType(res->get_header_value("Content-Type")), "application/json");
@@ -169,8 +169,8 @@ TEST_P(HttpApiTest, RawPngAndJpegBodiesArePredictedAndNamedByTheQuery) {
 TEST_P(HttpApiTest, RawDicomBodyIsPredicted) {
   auto client = server_->Client();
   const std::string dicom = Dicom(ChestXray(4, 320, 240));
-  auto res = UploadRaw(client, "/api/v1/predictions?filename=chest.dcm", dicom,
-                       "application/dicom");
+  auto res =
+      UploadRaw(client, "/api/v1/predictions?filename=chest.dcm", dicom, "application/dicom");
   ASSERT_TRUE(res && res->status == 201) << Describe(res);
   ExpectWellFormedPrediction(Json(res), "chest.dcm", dicom, "dicom", 320, 240);
 }
@@ -191,11 +191,14 @@ TEST_P(HttpApiTest, FormatIsSniffedFromTheBytesNotTheNameOrContentType) {
 TEST_P(HttpApiTest, UnusualImagesArePredictedButFlaggedForReview) {
   const std::vector<std::tuple<std::string, std::string, int, int>> unusual = {
       {"tiny.png", ChestPng(7, 48, 48), 48, 48},
-      {"wide.png", Encode(".png", [] {
-         cv::Mat wide;
-         cv::resize(ChestXray(8, 320, 320), wide, cv::Size(960, 300));
-         return wide;
-       }()), 960, 300},
+      {"wide.png",
+       Encode(".png",
+              [] {
+                cv::Mat wide;
+                cv::resize(ChestXray(8, 320, 320), wide, cv::Size(960, 300));
+                return wide;
+              }()),
+       960, 300},
       {"flat.png", Encode(".png", cv::Mat(256, 256, CV_8UC1, cv::Scalar(128))), 256, 256},
   };
   for (const auto& [name, png, width, height] : unusual) {
@@ -214,7 +217,7 @@ TEST_P(HttpApiTest, RealXraysGetTheirFoldersLabelsAndTheCliProbability) {
   const fs::path train = pneumo::testing::SharedTrainDir();
   if (train.empty()) GTEST_SKIP() << pneumo::testing::kNoSharedData;
   for (const fs::path& file : {train / "NORMAL" / "IM-0115-0001.jpeg",
-                              train / "PNEUMONIA" / "person1000_virus_1681.jpeg"}) {
+                               train / "PNEUMONIA" / "person1000_virus_1681.jpeg"}) {
     SCOPED_TRACE(file.string());
     if (!fs::exists(file)) GTEST_SKIP() << file << " not found: this real-data check was NOT run";
     const std::string bytes = ReadFile(file);
@@ -225,7 +228,9 @@ TEST_P(HttpApiTest, RealXraysGetTheirFoldersLabelsAndTheCliProbability) {
     EXPECT_EQ(p.value("label", ""), file.parent_path().filename().string());
 
     FILE* pipe = popen((PneumoBinary() + " --log-level off predict --json --model " +
-                        ShippedModelDir().string() + " " + file.string()).c_str(), "r");
+                        ShippedModelDir().string() + " " + file.string())
+                           .c_str(),
+                       "r");
     ASSERT_NE(pipe, nullptr);
     std::string out;
     char buf[4096];
@@ -250,13 +255,13 @@ TEST_P(HttpApiTest, GetByIdAnswersExactlyWhatThePostAnswered) {
 
 TEST_P(HttpApiTest, UnknownIdIs404NotFound) {
   auto client = server_->Client();
-  EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions/01JD3F0Q5C2B6W9Y8K7T4R1M0N"), 404,
-                         "not_found"));
+  EXPECT_TRUE(
+      IsApiError(client.Get("/api/v1/predictions/01JD3F0Q5C2B6W9Y8K7T4R1M0N"), 404, "not_found"));
   EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions/no-such-id"), 404, "not_found"));
   EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions/01JD3F0Q5C2B6W9Y8K7T4R1M0N/image"), 404,
                          "not_found"));
-  EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions/01JD3F0Q5C2B6W9Y8K7T4R1M0N/heatmap"),
-                         404, "not_found"));
+  EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions/01JD3F0Q5C2B6W9Y8K7T4R1M0N/heatmap"), 404,
+                         "not_found"));
 }
 
 TEST_P(HttpApiTest, ListIsNewestFirstWithTotalPagesAndPaging) {
@@ -266,7 +271,8 @@ TEST_P(HttpApiTest, ListIsNewestFirstWithTotalPagesAndPaging) {
     ASSERT_TRUE(posted.back().is_object());
   }
   for (std::size_t i = 1; i < posted.size(); ++i) {
-    EXPECT_LT(posted[i - 1].value("id", ""), posted[i].value("id", "")) << "ids are not time-ordered";
+    EXPECT_LT(posted[i - 1].value("id", ""), posted[i].value("id", ""))
+        << "ids are not time-ordered";
   }
   std::reverse(posted.begin(), posted.end());  // newest first
   auto client = server_->Client();
@@ -357,9 +363,9 @@ TEST_P(HttpApiTest, ModelCardIsTheShippedCardPlusTheReviewBand) {
   ASSERT_TRUE(card.is_object()) << card;
   const json shipped = json::parse(ReadFile(ShippedModelDir() / "card.json"));
   // The fields docs/http-api.md lists, as card.json has them.
-  for (const char* key : {"name", "version", "architecture", "normalization", "temperature", "bias",
-                          "threshold", "threshold_rule", "validation", "training",
-                          "intended_use"}) {
+  for (const char* key :
+       {"name", "version", "architecture", "normalization", "temperature", "bias", "threshold",
+        "threshold_rule", "validation", "training", "intended_use"}) {
     EXPECT_EQ(card.value(key, json()), shipped[key]) << key;
   }
   // The contract calls the input size input_size; card.json keeps it under input.size.
@@ -403,8 +409,8 @@ TEST_P(HttpApiTest, CompatPredictAnswersTheFlaskShapeAndStoresThePrediction) {
   const json body = Json(res);
   ASSERT_TRUE(body.is_object()) << Describe(res);
   // The original's five fields, then pneumo's additions.
-  for (const char* key : {"prediction", "confidence", "filename", "image", "timestamp", "probability",
-                          "id", "threshold", "review", "review_reasons"}) {
+  for (const char* key : {"prediction", "confidence", "filename", "image", "timestamp",
+                          "probability", "id", "threshold", "review", "review_reasons"}) {
     EXPECT_TRUE(body.contains(key)) << "no \"" << key << "\" in " << body.dump().substr(0, 400);
   }
   EXPECT_EQ(body.value("filename", ""), "flask.png");
@@ -427,7 +433,8 @@ TEST_P(HttpApiTest, CompatPredictAnswersTheFlaskShapeAndStoresThePrediction) {
   EXPECT_EQ(stored.value("label", ""), prediction == "Pneumonia" ? "PNEUMONIA" : "NORMAL");
   EXPECT_EQ(stored.value("threshold", -1.0), body.value("threshold", -2.0));
   EXPECT_EQ(stored.value("review", true), body.value("review", false));
-  EXPECT_EQ(stored.value("review_reasons", json()), body.value("review_reasons", json::array({"?"})));
+  EXPECT_EQ(stored.value("review_reasons", json()),
+            body.value("review_reasons", json::array({"?"})));
   EXPECT_EQ(stored.value("sha256", ""), Sha256Of(png));
   EXPECT_EQ(body.value("timestamp", ""), LocalTimeOf(stored.value("created_at", "?")))
       << "the timestamp is not the stored created_at in local time";
@@ -466,18 +473,21 @@ TEST_P(HttpApiTest, CompatPredictEchoesADicomUploadAsItsJpegPreview) {
 // same shape.
 TEST_P(HttpApiTest, CompatPredictRefusesInTheOriginalErrorShape) {
   auto client = server_->Client();
-  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", ChestPng(33), "x.png", "image"), 400,
-                            "No file uploaded"));
-  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", ChestPng(33), ""), 400, "No file selected"));
+  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", ChestPng(33), "x.png", "image"),
+                            400, "No file uploaded"));
+  EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", ChestPng(33), ""), 400,
+                            "No file selected"));
   EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", "not an image", "notes.png"), 400,
                             "Invalid file type: .+"));
-  EXPECT_TRUE(IsCompatError(UploadRaw(client, "/predict", ChestPng(33), "image/png"), 400, "No file uploaded"));
+  EXPECT_TRUE(IsCompatError(UploadRaw(client, "/predict", ChestPng(33), "image/png"), 400,
+                            "No file uploaded"));
   EXPECT_EQ(Total(client), 0) << "a refused upload was stored";
 }
 
 TEST_P(HttpApiTest, CompatListHasTheFlaskShapeNewestFirst) {
   std::vector<json> posted;
-  for (unsigned i = 0; i < 3; ++i) posted.push_back(Upload(ChestPng(40 + i), NumberedName("c", i, ".png")));
+  for (unsigned i = 0; i < 3; ++i)
+    posted.push_back(Upload(ChestPng(40 + i), NumberedName("c", i, ".png")));
   auto client = server_->Client();
 
   auto res = client.Get("/predictions?page=1");
@@ -487,7 +497,8 @@ TEST_P(HttpApiTest, CompatListHasTheFlaskShapeNewestFirst) {
   ASSERT_TRUE(body.is_object()) << res->body;
   std::vector<std::string> keys;
   for (const auto& [key, value] : body.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"data", "page", "total_keys", "items_per_page", "total_pages"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"data", "page", "total_keys", "items_per_page",
+                                            "total_pages"}));
   EXPECT_EQ(body.value("page", -1), 1);
   EXPECT_EQ(body.value("total_keys", -1), 3);
   EXPECT_EQ(body.value("items_per_page", -1), 25);
@@ -501,28 +512,33 @@ TEST_P(HttpApiTest, CompatListHasTheFlaskShapeNewestFirst) {
     const auto& item = body["data"].value(want.value("filename", "?"), nlohmann::ordered_json());
     ASSERT_TRUE(item.is_object()) << res->body;
     EXPECT_EQ(item.size(), 2u) << item.dump();
-    EXPECT_EQ(item.value("prediction", ""), want.value("label", "") == "PNEUMONIA" ? "Pneumonia" : "Normal");
+    EXPECT_EQ(item.value("prediction", ""),
+              want.value("label", "") == "PNEUMONIA" ? "Pneumonia" : "Normal");
     // P(pneumonia) as Python's str(float): the shortest text that reads back as the same double.
     ASSERT_TRUE(item["confidence"].is_string()) << item.dump();
     const std::string confidence = item["confidence"];
-    EXPECT_TRUE(std::regex_match(confidence, std::regex(R"(^(\d+\.\d+|\d(\.\d+)?e-\d{2,})$)"))) << confidence;
-    EXPECT_EQ(std::strtod(confidence.c_str(), nullptr), want.value("probability", -1.0)) << confidence;
+    EXPECT_TRUE(std::regex_match(confidence, std::regex(R"(^(\d+\.\d+|\d(\.\d+)?e-\d{2,})$)")))
+        << confidence;
+    EXPECT_EQ(std::strtod(confidence.c_str(), nullptr), want.value("probability", -1.0))
+        << confidence;
   }
 }
 
 TEST_P(HttpApiTest, CompatListPagingFollowsTheOriginalRules) {
-  for (unsigned i = 0; i < 3; ++i) ASSERT_TRUE(Upload(ChestPng(70 + i, 96, 96), NumberedName("q", i, ".png")).is_object());
+  for (unsigned i = 0; i < 3; ++i)
+    ASSERT_TRUE(Upload(ChestPng(70 + i, 96, 96), NumberedName("q", i, ".png")).is_object());
   auto client = server_->Client();
   // No page, or one that is not an integer, is page 1 (Flask's type=int falls back to the default).
-  for (const char* path : {"/predictions", "/predictions?page=abc", "/predictions?page=1.5", "/predictions?page=",
-                           "/predictions?page=%201%20"}) {
+  for (const char* path : {"/predictions", "/predictions?page=abc", "/predictions?page=1.5",
+                           "/predictions?page=", "/predictions?page=%201%20"}) {
     SCOPED_TRACE(path);
     auto res = client.Get(path);
     ASSERT_TRUE(res && res->status == 200) << Describe(res);
     EXPECT_EQ(Json(res).value("page", -1), 1);
     EXPECT_EQ(Json(res).value("data", json()).size(), 3u);
   }
-  for (const char* path : {"/predictions?page=0", "/predictions?page=-1", "/predictions?page=-99999999999999999999"}) {
+  for (const char* path :
+       {"/predictions?page=0", "/predictions?page=-1", "/predictions?page=-99999999999999999999"}) {
     EXPECT_TRUE(IsCompatError(client.Get(path), 400, "Page must be >= 1")) << path;
   }
   for (const char* path : {"/predictions?page=2", "/predictions?page=99999999999999999999"}) {
@@ -557,7 +573,8 @@ TEST_P(HttpApiTest, CompatListHas25APageAndTheRestOnTheNext) {
   EXPECT_EQ(body.value("total_keys", -1), 27);
   EXPECT_EQ(body.value("total_pages", -1), 2);
   ASSERT_EQ(body.value("data", json()).size(), 25u) << body.dump().substr(0, 400);
-  for (unsigned i = 2; i < kCount; ++i) EXPECT_TRUE(body["data"].contains(NumberedName("n", i, ".png"))) << i;
+  for (unsigned i = 2; i < kCount; ++i)
+    EXPECT_TRUE(body["data"].contains(NumberedName("n", i, ".png"))) << i;
 
   res = client.Get("/predictions?page=2");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
@@ -593,7 +610,9 @@ TEST_P(HttpApiTest, CompatListShowsEveryUploadOfARepeatedNameTheNewestUnderThePl
   const std::string oldest_key = "same.png [" + oldest.value("id", "?") + "]";
   EXPECT_EQ(names, (std::vector<std::string>{"same.png", middle_key, "other.png", oldest_key}));
   auto confidence_of = [&](const std::string& key) {
-    return std::strtod(data.value(key, nlohmann::ordered_json::object()).value("confidence", "-1").c_str(), nullptr);
+    return std::strtod(
+        data.value(key, nlohmann::ordered_json::object()).value("confidence", "-1").c_str(),
+        nullptr);
   };
   EXPECT_EQ(confidence_of("same.png"), newest.value("probability", -2.0));
   EXPECT_EQ(confidence_of(middle_key), middle.value("probability", -2.0));
@@ -611,7 +630,8 @@ TEST_P(HttpApiTest, CompatHealthHasTheFlaskShapeWithALocalTimestamp) {
   const std::string timestamp = body.value("timestamp", "");
   EXPECT_TRUE(IsLocalTimestamp(timestamp)) << timestamp;
   body.erase("timestamp");
-  EXPECT_EQ(body, json::parse(R"({"status": "healthy", "model_loaded": true, "store_connected": true})"));
+  EXPECT_EQ(body,
+            json::parse(R"({"status": "healthy", "model_loaded": true, "store_connected": true})"));
   // Local time now, give or take the request.
   std::tm local{};
   EXPECT_NE(::strptime(timestamp.c_str(), "%Y-%m-%d %H:%M:%S", &local), nullptr) << timestamp;
@@ -630,7 +650,8 @@ TEST_P(HttpApiTest, HealthzAndReadyzAnswerOk) {
   res = client.Get("/readyz");
   ASSERT_TRUE(res && res->status == 200) << Describe(res);
   EXPECT_EQ(MediaType(res->get_header_value("Content-Type")), "application/json");
-  EXPECT_EQ(Json(res), json::parse(R"({"status": "ready", "checks": {"model": "ok", "store": "ok"}})"));
+  EXPECT_EQ(Json(res),
+            json::parse(R"({"status": "ready", "checks": {"model": "ok", "store": "ok"}})"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,12 +718,12 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
   const Exposition m = Exposition::Parse(res->body);
 
   const std::map<std::string, std::string> families = {
-      {"pneumo_http_requests_total", "counter"},            // by route and status
+      {"pneumo_http_requests_total", "counter"},  // by route and status
       {"pneumo_http_request_duration_seconds", "histogram"},
       {"pneumo_inference_duration_seconds", "histogram"},
       {"pneumo_batch_size", "histogram"},
       {"pneumo_queue_depth", "gauge"},
-      {"pneumo_predictions_total", "counter"},              // by label
+      {"pneumo_predictions_total", "counter"},  // by label
       {"pneumo_model_info", "gauge"},
       {"process_cpu_seconds_total", "counter"},
       {"process_resident_memory_bytes", "gauge"},
@@ -719,17 +740,22 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
   }
 
   // Requests by route and status: the upload's 201 and the 404 are both counted.
-  EXPECT_FALSE(m.Find("pneumo_http_requests_total", {{"route", "/api/v1/predictions"}, {"status", "201"}}).empty())
+  EXPECT_FALSE(
+      m.Find("pneumo_http_requests_total", {{"route", "/api/v1/predictions"}, {"status", "201"}})
+          .empty())
       << "no pneumo_http_requests_total{route=\"/api/v1/predictions\",status=\"201\"}";
   bool counted_404 = false;
-  for (const auto& s : m.Find("pneumo_http_requests_total", {{"status", "404"}})) counted_404 |= s.value >= 1;
+  for (const auto& s : m.Find("pneumo_http_requests_total", {{"status", "404"}}))
+    counted_404 |= s.value >= 1;
   EXPECT_TRUE(counted_404) << "the 404 is not counted by pneumo_http_requests_total";
   // Routes are labelled by template, never by the raw path: ids and junk URLs would otherwise
   // make a new time series each.
-  for (const char* name : {"pneumo_http_requests_total", "pneumo_http_request_duration_seconds_count"}) {
+  for (const char* name :
+       {"pneumo_http_requests_total", "pneumo_http_request_duration_seconds_count"}) {
     for (const auto& sample : m.Find(name)) {
       const std::string route = sample.labels.count("route") ? sample.labels.at("route") : "";
-      EXPECT_EQ(route.find("01JD3F0Q5C2B6W9Y8K7T4R1M0N"), std::string::npos) << name << " route=" << route;
+      EXPECT_EQ(route.find("01JD3F0Q5C2B6W9Y8K7T4R1M0N"), std::string::npos)
+          << name << " route=" << route;
       EXPECT_EQ(route.find("route-7f3a9c"), std::string::npos) << name << " route=" << route;
     }
   }
@@ -750,8 +776,11 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
   EXPECT_EQ(predicted, 1);
   // Model info names the model being served.
   const json card = ModelCard();
-  EXPECT_FALSE(m.Find("pneumo_model_info", {{"name", card.value("name", "?")}, {"version", card.value("version", "?")}}).empty())
-      << "pneumo_model_info{name=\"" << card.value("name", "?") << "\",version=\"" << card.value("version", "?") << "\"} missing";
+  EXPECT_FALSE(m.Find("pneumo_model_info",
+                      {{"name", card.value("name", "?")}, {"version", card.value("version", "?")}})
+                   .empty())
+      << "pneumo_model_info{name=\"" << card.value("name", "?") << "\",version=\""
+      << card.value("version", "?") << "\"} missing";
   const auto rss = m.Find("process_resident_memory_bytes");
   ASSERT_FALSE(rss.empty());
   EXPECT_GT(rss[0].value, 1e6);
@@ -759,7 +788,8 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
 
 TEST_P(HttpApiTest, RestartOnTheSameStoreKeepsEveryPrediction) {
   std::vector<json> posted;
-  for (unsigned i = 0; i < 3; ++i) posted.push_back(Upload(ChestJpeg(60 + i), NumberedName("r", i, ".jpeg")));
+  for (unsigned i = 0; i < 3; ++i)
+    posted.push_back(Upload(ChestJpeg(60 + i), NumberedName("r", i, ".jpeg")));
   server_->Stop();
   const std::string problem = server_->Start();
   ASSERT_EQ(problem, "") << problem;
@@ -769,7 +799,8 @@ TEST_P(HttpApiTest, RestartOnTheSameStoreKeepsEveryPrediction) {
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(listed[i], posted[2 - i]) << "item " << i;
   for (const auto& p : posted) {
     auto res = client.Get(p["links"]["image"].get<std::string>().c_str());
-    EXPECT_TRUE(res && res->status == 200 && res->body.starts_with("\xFF\xD8\xFF")) << Describe(res);
+    EXPECT_TRUE(res && res->status == 200 && res->body.starts_with("\xFF\xD8\xFF"))
+        << Describe(res);
   }
 }
 

@@ -32,8 +32,8 @@ std::string Quote(const std::string& text) {
 
 // Runs `pneumo model publish DIR --to TARGET`; its exit status, and its output in `output`.
 int Publish(const fs::path& dir, const fs::path& target, std::string* output = nullptr) {
-  const std::string command = Quote(PneumoBinary()) + " model publish " + Quote(dir.string()) + " --to " +
-                              Quote(target.string()) + " 2>&1";
+  const std::string command = Quote(PneumoBinary()) + " model publish " + Quote(dir.string()) +
+                              " --to " + Quote(target.string()) + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) return -1;
   std::string text;
@@ -112,7 +112,8 @@ TEST(ModelReload, ABrokenModelIsRefusedAndTheOldOneKeepsServing) {
 
   // publish refuses it outright...
   const fs::path broken = VersionedCopy(dir.path() / "broken", "7.1.0-broken");
-  for (const auto& entry : fs::directory_iterator(broken))  // every weights file: single or ensemble
+  for (const auto& entry :
+       fs::directory_iterator(broken))  // every weights file: single or ensemble
     if (entry.path().extension() == ".pt" && entry.path().filename() != "ood.pt")
       std::ofstream(entry.path(), std::ios::app) << "corrupt";
   std::string output;
@@ -124,7 +125,8 @@ TEST(ModelReload, ABrokenModelIsRefusedAndTheOldOneKeepsServing) {
   server.Signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(ServingVersion(server), "7.1.0-a");
-  EXPECT_NE(server.LogTail().find("event=model_reload_refused"), std::string::npos) << server.LogTail();
+  EXPECT_NE(server.LogTail().find("event=model_reload_refused"), std::string::npos)
+      << server.LogTail();
   auto client = server.Client();
   auto res = UploadMultipart(client, "/api/v1/predictions", ChestPng(1), "x.png");
   ASSERT_TRUE(res);

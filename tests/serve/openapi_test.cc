@@ -29,10 +29,25 @@ const json& Spec() {
 // A small JSON Schema validator for the OpenAPI 3.0 subset this spec uses. Keywords it does not
 // know make UsesOnlySchemaKeywordsTheValidatorChecks fail, so nothing is silently unchecked.
 
-const std::set<std::string> kValidatedKeywords = {
-    "$ref", "type", "nullable", "enum", "required", "properties", "additionalProperties",
-    "items", "minimum", "maximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-    "allOf", "anyOf", "oneOf", "format"};
+const std::set<std::string> kValidatedKeywords = {"$ref",
+                                                  "type",
+                                                  "nullable",
+                                                  "enum",
+                                                  "required",
+                                                  "properties",
+                                                  "additionalProperties",
+                                                  "items",
+                                                  "minimum",
+                                                  "maximum",
+                                                  "minLength",
+                                                  "maxLength",
+                                                  "pattern",
+                                                  "minItems",
+                                                  "maxItems",
+                                                  "allOf",
+                                                  "anyOf",
+                                                  "oneOf",
+                                                  "format"};
 const std::set<std::string> kAnnotationKeywords = {"description", "default", "example", "title"};
 
 class SchemaValidator {
@@ -44,7 +59,8 @@ class SchemaValidator {
     const json* at = &node;
     for (int depth = 0; at->is_object() && at->contains("$ref") && depth < 32; ++depth) {
       const std::string ref = (*at)["$ref"];
-      if (!ref.starts_with("#/")) throw std::runtime_error("only local $refs are supported: " + ref);
+      if (!ref.starts_with("#/"))
+        throw std::runtime_error("only local $refs are supported: " + ref);
       at = &document_.at(json::json_pointer(ref.substr(1)));
     }
     return *at;
@@ -84,31 +100,42 @@ class SchemaValidator {
       fail(v.dump() + " is not one of " + s["enum"].dump());
     }
     if (v.is_number()) {
-      if (s.contains("minimum") && v.get<double>() < s["minimum"].get<double>()) fail(v.dump() + " < minimum " + s["minimum"].dump());
-      if (s.contains("maximum") && v.get<double>() > s["maximum"].get<double>()) fail(v.dump() + " > maximum " + s["maximum"].dump());
+      if (s.contains("minimum") && v.get<double>() < s["minimum"].get<double>())
+        fail(v.dump() + " < minimum " + s["minimum"].dump());
+      if (s.contains("maximum") && v.get<double>() > s["maximum"].get<double>())
+        fail(v.dump() + " > maximum " + s["maximum"].dump());
     }
     if (v.is_string()) {
       const std::string text = v;
-      if (s.contains("minLength") && text.size() < s["minLength"].get<std::size_t>()) fail("shorter than minLength " + s["minLength"].dump());
-      if (s.contains("maxLength") && text.size() > s["maxLength"].get<std::size_t>()) fail("longer than maxLength " + s["maxLength"].dump());
-      if (s.contains("pattern") && !std::regex_search(text, std::regex(s["pattern"].get<std::string>()))) {
+      if (s.contains("minLength") && text.size() < s["minLength"].get<std::size_t>())
+        fail("shorter than minLength " + s["minLength"].dump());
+      if (s.contains("maxLength") && text.size() > s["maxLength"].get<std::size_t>())
+        fail("longer than maxLength " + s["maxLength"].dump());
+      if (s.contains("pattern") &&
+          !std::regex_search(text, std::regex(s["pattern"].get<std::string>()))) {
         fail("\"" + text + "\" does not match " + s["pattern"].get<std::string>());
       }
       if (s.value("format", "") == "date-time" &&
-          !std::regex_match(text, std::regex(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$)"))) {
+          !std::regex_match(
+              text,
+              std::regex(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$)"))) {
         fail("\"" + text + "\" is not an RFC 3339 date-time");
       }
     }
     if (v.is_array()) {
-      if (s.contains("minItems") && v.size() < s["minItems"].get<std::size_t>()) fail("fewer than minItems");
-      if (s.contains("maxItems") && v.size() > s["maxItems"].get<std::size_t>()) fail("more than maxItems");
+      if (s.contains("minItems") && v.size() < s["minItems"].get<std::size_t>())
+        fail("fewer than minItems");
+      if (s.contains("maxItems") && v.size() > s["maxItems"].get<std::size_t>())
+        fail("more than maxItems");
       if (s.contains("items")) {
-        for (std::size_t i = 0; i < v.size(); ++i) Check(v[i], s["items"], where + "[" + std::to_string(i) + "]", problems);
+        for (std::size_t i = 0; i < v.size(); ++i)
+          Check(v[i], s["items"], where + "[" + std::to_string(i) + "]", problems);
       }
     }
     if (v.is_object()) {
       for (const auto& key : s.value("required", json::array())) {
-        if (!v.contains(key.get<std::string>())) fail("missing required \"" + key.get<std::string>() + "\"");
+        if (!v.contains(key.get<std::string>()))
+          fail("missing required \"" + key.get<std::string>() + "\"");
       }
       const json properties = s.value("properties", json::object());
       for (const auto& [key, item] : v.items()) {
@@ -170,16 +197,23 @@ TEST(SchemaValidator, AcceptsAValidPredictionAndNamesEveryProblemInABadOne) {
 TEST(SchemaValidator, ChecksErrorBodiesAgainstTheCodeEnum) {
   const SchemaValidator validator(Spec());
   const json ref = {{"$ref", "#/components/schemas/Error"}};
-  EXPECT_TRUE(validator.Validate(json::parse(R"({"error": {"code": "not_found", "message": "no"}})"), ref).empty());
-  EXPECT_FALSE(validator.Validate(json::parse(R"({"error": {"code": "oops", "message": "no"}})"), ref).empty());
-  EXPECT_FALSE(validator.Validate(json::parse(R"({"error": {"code": "not_found", "message": ""}})"), ref).empty());
+  EXPECT_TRUE(
+      validator.Validate(json::parse(R"({"error": {"code": "not_found", "message": "no"}})"), ref)
+          .empty());
+  EXPECT_FALSE(
+      validator.Validate(json::parse(R"({"error": {"code": "oops", "message": "no"}})"), ref)
+          .empty());
+  EXPECT_FALSE(
+      validator.Validate(json::parse(R"({"error": {"code": "not_found", "message": ""}})"), ref)
+          .empty());
   EXPECT_FALSE(validator.Validate(json::parse(R"({"message": "no"})"), ref).empty());
 }
 
 // ---------------------------------------------------------------------------------------------
 // The document on its own
 
-const std::vector<std::string> kMethods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+const std::vector<std::string> kMethods = {"get",     "put",  "post",  "delete",
+                                           "options", "head", "patch", "trace"};
 
 // Every (METHOD, path) in the spec, e.g. ("POST", "/api/v1/predictions").
 std::set<std::pair<std::string, std::string>> SpecOperations() {
@@ -220,7 +254,8 @@ TEST(OpenApiDocument, IsOpenApi30WithUniqueOperationIdsAndResolvableRefs) {
   ASSERT_FALSE(spec.is_discarded()) << kSpecPath << " is not valid JSON";
   ASSERT_TRUE(spec.contains("openapi") && spec["openapi"].is_string());
   EXPECT_TRUE(spec["openapi"].get<std::string>().starts_with("3.0.")) << spec["openapi"];
-  EXPECT_TRUE(spec.contains("info") && spec["info"].contains("title") && spec["info"].contains("version"));
+  EXPECT_TRUE(spec.contains("info") && spec["info"].contains("title") &&
+              spec["info"].contains("version"));
   const SchemaValidator validator(spec);
   std::set<std::string> operation_ids;
   for (const auto& [path, item] : spec["paths"].items()) {
@@ -241,7 +276,8 @@ TEST(OpenApiDocument, IsOpenApi30WithUniqueOperationIdsAndResolvableRefs) {
       const json& op = item[method];
       collect(op.value("parameters", json::array()));
       ASSERT_TRUE(op.contains("operationId")) << method << " " << path;
-      EXPECT_TRUE(operation_ids.insert(op["operationId"]).second) << "duplicate " << op["operationId"];
+      EXPECT_TRUE(operation_ids.insert(op["operationId"]).second)
+          << "duplicate " << op["operationId"];
       ASSERT_TRUE(op.contains("responses") && !op["responses"].empty()) << method << " " << path;
     }
     std::smatch m;
@@ -252,7 +288,8 @@ TEST(OpenApiDocument, IsOpenApi30WithUniqueOperationIdsAndResolvableRefs) {
     }
   }
   // Every $ref anywhere resolves.
-  std::function<void(const json&, const std::string&)> walk = [&](const json& node, const std::string& at) {
+  std::function<void(const json&, const std::string&)> walk = [&](const json& node,
+                                                                  const std::string& at) {
     if (node.is_object()) {
       if (node.contains("$ref")) {
         EXPECT_NO_THROW(validator.Resolve(node)) << at << ": dangling " << node["$ref"];
@@ -268,7 +305,8 @@ TEST(OpenApiDocument, IsOpenApi30WithUniqueOperationIdsAndResolvableRefs) {
 TEST(OpenApiDocument, UsesOnlySchemaKeywordsTheValidatorChecks) {
   // Schemas sit under components/schemas and under every "schema" key.
   std::vector<std::pair<std::string, json>> schemas;
-  std::function<void(const json&, const std::string&)> find = [&](const json& node, const std::string& at) {
+  std::function<void(const json&, const std::string&)> find = [&](const json& node,
+                                                                  const std::string& at) {
     if (node.is_object()) {
       for (const auto& [k, v] : node.items()) {
         if (k == "schema") schemas.emplace_back(at + "/schema", v);
@@ -283,14 +321,17 @@ TEST(OpenApiDocument, UsesOnlySchemaKeywordsTheValidatorChecks) {
     schemas.emplace_back("#/components/schemas/" + name, schema);
   }
   ASSERT_GT(schemas.size(), 10u);
-  std::function<void(const json&, const std::string&)> check = [&](const json& s, const std::string& at) {
+  std::function<void(const json&, const std::string&)> check = [&](const json& s,
+                                                                   const std::string& at) {
     if (!s.is_object()) return;
     for (const auto& [k, v] : s.items()) {
       EXPECT_TRUE(kValidatedKeywords.count(k) || kAnnotationKeywords.count(k))
           << at << " uses \"" << k << "\", which the test's validator does not check";
-      if (k == "properties") for (const auto& [name, sub] : v.items()) check(sub, at + "/properties/" + name);
+      if (k == "properties")
+        for (const auto& [name, sub] : v.items()) check(sub, at + "/properties/" + name);
       if (k == "items" || (k == "additionalProperties" && v.is_object())) check(v, at + "/" + k);
-      if (k == "allOf" || k == "anyOf" || k == "oneOf") for (const auto& sub : v) check(sub, at + "/" + k);
+      if (k == "allOf" || k == "anyOf" || k == "oneOf")
+        for (const auto& sub : v) check(sub, at + "/" + k);
     }
   };
   for (const auto& [at, schema] : schemas) check(schema, at);
@@ -308,7 +349,8 @@ TEST(OpenApiDocument, ContractRoutesMatchTheDocument) {
   for (std::sregex_iterator it(contract.begin(), contract.end(), route), end; it != end; ++it) {
     mentioned.emplace((*it)[1], (*it)[2]);
   }
-  if (contract.find("/static/app.js") != std::string::npos) mentioned.emplace("GET", "/static/{path}");
+  if (contract.find("/static/app.js") != std::string::npos)
+    mentioned.emplace("GET", "/static/{path}");
   EXPECT_EQ(mentioned, kContractRoutes) << "docs/http-api.md and this test's route list differ";
 }
 
@@ -320,7 +362,8 @@ TEST(OpenApiDocument, ErrorCodesAndStatusesAreThoseOfTheContractTable) {
     table[(*it)[2]] = std::stoi((*it)[1]);
   }
   ASSERT_GE(table.size(), 13u) << "cannot read the error table of " << kContractPath;
-  const json& codes = Spec()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
+  const json& codes =
+      Spec()["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
   std::set<std::string> in_spec(codes.begin(), codes.end());
   std::set<std::string> in_table;
   for (const auto& [code, status] : table) in_table.insert(code);
@@ -371,7 +414,8 @@ TEST(OpenApiDocument, EveryErrorResponseHasTheErrorSchema) {
         const std::string id = op.value("operationId", "");
         if (status == "503" && (id == "getReadyz" || id == "compatHealth")) continue;
         const json& response = validator.Resolve(ref);
-        ASSERT_TRUE(response.contains("content") && response["content"].contains("application/json"))
+        ASSERT_TRUE(response.contains("content") &&
+                    response["content"].contains("application/json"))
             << method << " " << path << " " << status;
         EXPECT_EQ(response["content"]["application/json"]["schema"],
                   json({{"$ref", "#/components/schemas/" + schema}}))
@@ -447,7 +491,8 @@ std::string BodyFor(const std::string& media_type, unsigned seed) {
 
 TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecDocuments) {
   auto client = server_->Client();
-  auto created = UploadRaw(client, "/api/v1/predictions?filename=first.png", ChestPng(1), "image/png");
+  auto created =
+      UploadRaw(client, "/api/v1/predictions?filename=first.png", ChestPng(1), "image/png");
   ASSERT_TRUE(created && created->status == 201) << Describe(created);
   const std::map<std::string, std::string> real = {{"id", Json(created).value("id", "")},
                                                    {"path", "app.js"}};
@@ -458,21 +503,25 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
   std::vector<Probe> probes;
   unsigned seed = 10;
   for (const auto& [method, path] : SpecOperations()) {
-    const json& op = Spec()["paths"][path][method == "GET" ? "get" : method == "POST" ? "post" : "?"];
+    const json& op = Spec()["paths"][path][method == "GET"    ? "get"
+                                           : method == "POST" ? "post"
+                                                              : "?"];
     ASSERT_TRUE(op.is_object()) << method << " " << path << ": no probe for this method";
     if (op.contains("requestBody")) {
-      for (const auto& [media_type, content] : validator.Resolve(op["requestBody"])["content"].items()) {
+      for (const auto& [media_type, content] :
+           validator.Resolve(op["requestBody"])["content"].items()) {
         probes.push_back({method, path, Fill(path, real), media_type, BodyFor(media_type, ++seed)});
         probes.push_back({method, path, Fill(path, real), media_type, "not an image", false});
         probes.push_back({method, path, Fill(path, real), media_type, "", false});
       }
     } else {
       probes.push_back({method, path, Fill(path, real)});
-      if (path.find('{') != std::string::npos) probes.push_back({method, path, Fill(path, missing), "", "", false});
+      if (path.find('{') != std::string::npos)
+        probes.push_back({method, path, Fill(path, missing), "", "", false});
     }
   }
   const std::vector<std::pair<std::string, bool>> queries = {
-      {"?page=2&per_page=1", true}, {"?page=1000", true}, {"?per_page=100", true},
+      {"?page=2&per_page=1", true}, {"?page=1000", true},     {"?per_page=100", true},
       {"?page=0", false},           {"?per_page=500", false}, {"?page=x", false}};
   for (const auto& [query, valid] : queries) {
     probes.push_back({"GET", "/api/v1/predictions", "/api/v1/predictions" + query, "", "", valid});
@@ -485,12 +534,14 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
   }
 
   for (const Probe& probe : probes) {
-    SCOPED_TRACE(probe.method + " " + probe.url + (probe.content_type.empty() ? "" : " [" + probe.content_type + ", " + std::to_string(probe.body.size()) + " bytes]"));
-    const httplib::Result res =
-        probe.method == "GET" ? client.Get(probe.url.c_str())
-        : probe.content_type == "multipart/form-data"
-            ? UploadMultipart(client, probe.url, probe.body, "probe.png")
-            : UploadRaw(client, probe.url, probe.body, probe.content_type);
+    SCOPED_TRACE(probe.method + " " + probe.url +
+                 (probe.content_type.empty() ? ""
+                                             : " [" + probe.content_type + ", " +
+                                                   std::to_string(probe.body.size()) + " bytes]"));
+    const httplib::Result res = probe.method == "GET" ? client.Get(probe.url.c_str())
+                                : probe.content_type == "multipart/form-data"
+                                    ? UploadMultipart(client, probe.url, probe.body, "probe.png")
+                                    : UploadRaw(client, probe.url, probe.body, probe.content_type);
     ASSERT_TRUE(res) << Describe(res);
     if (probe.must_succeed) {
       EXPECT_LT(res->status, 300) << Describe(res);
@@ -499,18 +550,26 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
     const std::string status = std::to_string(res->status);
     const json& responses = op["responses"];
     const std::string key = responses.contains(status) ? status
-                            : responses.contains(status.substr(0, 1) + "XX") ? status.substr(0, 1) + "XX"
-                            : responses.contains("default") ? "default" : "";
+                            : responses.contains(status.substr(0, 1) + "XX")
+                                ? status.substr(0, 1) + "XX"
+                            : responses.contains("default") ? "default"
+                                                            : "";
     if (key.empty()) {
-      ADD_FAILURE() << "status " << status << " is not documented for this operation (documented: "
-                    << [&] { std::string s; for (const auto& [k, v] : responses.items()) s += k + " "; return s; }()
+      ADD_FAILURE() << "status " << status
+                    << " is not documented for this operation (documented: " <<
+          [&] {
+            std::string s;
+            for (const auto& [k, v] : responses.items()) s += k + " ";
+            return s;
+          }()
                     << "): " << Describe(res);
       continue;
     }
     const json& response = validator.Resolve(responses[key]);
     const json headers = response.value("headers", json::object());
     for (const auto& [header, spec] : headers.items()) {
-      EXPECT_TRUE(res->has_header(header)) << "documented header " << header << " missing: " << Describe(res);
+      EXPECT_TRUE(res->has_header(header))
+          << "documented header " << header << " missing: " << Describe(res);
     }
     if (!response.contains("content")) continue;
     const std::string media_type = MediaType(res->get_header_value("Content-Type"));
@@ -524,7 +583,8 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
       const json body = Json(res);
       ASSERT_FALSE(body.is_discarded()) << "not JSON: " << Describe(res);
       const auto problems = validator.Validate(body, schema);
-      EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems) << "\nin " << body.dump().substr(0, 1500);
+      EXPECT_TRUE(problems.empty())
+          << ::testing::PrintToString(problems) << "\nin " << body.dump().substr(0, 1500);
     } else if (media_type == "image/png") {
       EXPECT_TRUE(HasPngSignature(res->body)) << "not a PNG";
     } else if (media_type == "image/jpeg") {
@@ -545,17 +605,21 @@ TEST_F(OpenApiServerTest, WrongMethodsOnDocumentedRoutesAre405WithTheDocumentedM
     for (const std::string method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {
       if (methods.count(method)) continue;
       SCOPED_TRACE(method + " " + path);
-      const RawResponse res = RawExchange(server_->port(), method + " " + path +
-          " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      const RawResponse res = RawExchange(
+          server_->port(),
+          method + " " + path +
+              " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       if (IsCompatPath(path)) {
         EXPECT_TRUE(IsCompatError(res, 405));
       } else {
         EXPECT_TRUE(IsApiError(res, 405, "method_not_allowed"));
       }
       std::smatch m;
-      const bool has_allow = std::regex_search(res.headers, m, std::regex(R"(\r\nAllow:\s*([^\r]*))", std::regex::icase));
+      const bool has_allow = std::regex_search(
+          res.headers, m, std::regex(R"(\r\nAllow:\s*([^\r]*))", std::regex::icase));
       ASSERT_TRUE(has_allow) << "no Allow header:\n" << res.headers;
-      for (const auto& want : methods) EXPECT_NE(m[1].str().find(want), std::string::npos) << "Allow: " << m[1];
+      for (const auto& want : methods)
+        EXPECT_NE(m[1].str().find(want), std::string::npos) << "Allow: " << m[1];
     }
   }
 }

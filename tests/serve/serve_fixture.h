@@ -8,8 +8,8 @@
 //   auto client = server.Client();
 //   auto res = UploadMultipart(client, "/api/v1/predictions", ChestPng(1), "chest.png");
 //   EXPECT_TRUE(IsApiError(res, 413, "payload_too_large"));
-//   EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", "", "x.png"), 400, "No file uploaded"));
-//   server.Kill();                                   // SIGKILL, as a crash would
+//   EXPECT_TRUE(IsCompatError(UploadMultipart(client, "/predict", "", "x.png"), 400, "No file
+//   uploaded")); server.Kill();                                   // SIGKILL, as a crash would
 //   ASSERT_EQ(server.Start(), "");                   // same store, same flags
 //
 // The binary is PNEUMO_BINARY (the build's pneumo) unless the environment variable
@@ -19,17 +19,13 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include <array>
 #include <cctype>
@@ -41,6 +37,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -93,7 +92,8 @@ class PneumoServer {
   // Returns "" when ready, else what went wrong (with the end of the server's log).
   std::string Start(std::chrono::seconds deadline = std::chrono::seconds(90)) {
     if (::access(PneumoBinary().c_str(), X_OK) != 0) {
-      return PneumoBinary() + " is not an executable: build pneumo, or point "
+      return PneumoBinary() +
+             " is not an executable: build pneumo, or point "
              "PNEUMO_BINARY_OVERRIDE at one";
     }
     Stop();
@@ -108,17 +108,25 @@ class PneumoServer {
     // signal, which survives the exec()s below.
     if (::access(kSetpriv, X_OK) == 0) argv = {kSetpriv, "--pdeathsig", "KILL"};
     const std::vector<std::string> command = {
-        "/bin/sh", "-c",
+        "/bin/sh",
+        "-c",
         "echo $$ > '" + pid_file.string() + "'; exec \"$0\" \"$@\" >> '" + log_path().string() +
             "' 2>&1",
-        PneumoBinary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port_), "--store",
-        store_url_, "--model", (model_.empty() ? ShippedModelDir() : model_).string(), "--data-dir",
+        PneumoBinary(),
+        "serve",
+        "--listen",
+        "127.0.0.1:" + std::to_string(port_),
+        "--store",
+        store_url_,
+        "--model",
+        (model_.empty() ? ShippedModelDir() : model_).string(),
+        "--data-dir",
         (dir_ / "data").string()};
     argv.insert(argv.end(), command.begin(), command.end());
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     {
-      std::ofstream(log_path(), std::ios::app) << "\n=== start " << starts_ << ": pneumo serve on port "
-                                               << port_ << " ===\n";
+      std::ofstream(log_path(), std::ios::app)
+          << "\n=== start " << starts_ << ": pneumo serve on port " << port_ << " ===\n";
     }
     process_ = std::make_unique<pneumo::testing::ChildProcess>(argv, /*quiet=*/true);
     const auto until = std::chrono::steady_clock::now() + deadline;
@@ -263,15 +271,12 @@ inline std::string Dicom(const cv::Mat& gray, bool with_pixels = true) {
   meta = element(0x0002, 0x0000, "UL", u32(static_cast<std::uint32_t>(meta.size()))) + meta;
   std::string data = element(0x0008, 0x0016, "UI", sop_class) +
                      element(0x0008, 0x0018, "UI", sop_instance) +
-                     element(0x0008, 0x0060, "CS", "OT") +
-                     element(0x0028, 0x0002, "US", u16(1)) +
+                     element(0x0008, 0x0060, "CS", "OT") + element(0x0028, 0x0002, "US", u16(1)) +
                      element(0x0028, 0x0004, "CS", "MONOCHROME2") +
                      element(0x0028, 0x0010, "US", u16(static_cast<std::uint16_t>(gray.rows))) +
                      element(0x0028, 0x0011, "US", u16(static_cast<std::uint16_t>(gray.cols))) +
-                     element(0x0028, 0x0100, "US", u16(8)) +
-                     element(0x0028, 0x0101, "US", u16(8)) +
-                     element(0x0028, 0x0102, "US", u16(7)) +
-                     element(0x0028, 0x0103, "US", u16(0));
+                     element(0x0028, 0x0100, "US", u16(8)) + element(0x0028, 0x0101, "US", u16(8)) +
+                     element(0x0028, 0x0102, "US", u16(7)) + element(0x0028, 0x0103, "US", u16(0));
   if (with_pixels) {
     const cv::Mat pixels = gray.isContinuous() ? gray : gray.clone();
     data += element(0x7FE0, 0x0010, "OB",
@@ -296,8 +301,7 @@ inline std::uint32_t Crc32(const std::string& bytes) {
 }
 
 inline std::string BigEndian32(std::uint32_t v) {
-  return std::string{char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff),
-                     char(v & 0xff)};
+  return std::string{char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)};
 }
 
 inline std::string PngChunk(const std::string& type, const std::string& data) {
@@ -342,10 +346,10 @@ inline cv::Mat DecodePng(const std::string& bytes) {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-inline httplib::Result UploadMultipart(httplib::Client& client, const std::string& path,
-                                       const std::string& bytes, const std::string& filename,
-                                       const std::string& field = "file",
-                                       const std::string& content_type = "application/octet-stream") {
+inline httplib::Result UploadMultipart(
+    httplib::Client& client, const std::string& path, const std::string& bytes,
+    const std::string& filename, const std::string& field = "file",
+    const std::string& content_type = "application/octet-stream") {
   httplib::MultipartFormDataItems items = {{field, bytes, filename, content_type}};
   return client.Post(path.c_str(), items);
 }
@@ -404,8 +408,8 @@ inline ::testing::AssertionResult IsCompatError(const httplib::Result& res, int 
                   body["error"].is_string() && !body["error"].get<std::string>().empty() &&
                   std::regex_match(body["error"].get<std::string>(), std::regex(message));
   if (ok) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected " << status << " {\"error\": \"" << message
-                                       << "\"}, got " << Describe(res);
+  return ::testing::AssertionFailure()
+         << "expected " << status << " {\"error\": \"" << message << "\"}, got " << Describe(res);
 }
 
 // One HTTP/1.1 exchange over a plain socket, for requests httplib cannot be made to send (no
@@ -464,7 +468,8 @@ inline ::testing::AssertionResult IsApiError(const RawResponse& res, int status,
                   !body["error"].value("message", "").empty();
   if (ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "expected " << status << " " << code << ", got:\n"
-                                       << res.headers << "\n\n" << res.body.substr(0, 400);
+                                       << res.headers << "\n\n"
+                                       << res.body.substr(0, 400);
 }
 
 inline ::testing::AssertionResult IsCompatError(const RawResponse& res, int status,
@@ -476,9 +481,10 @@ inline ::testing::AssertionResult IsCompatError(const RawResponse& res, int stat
                   body["error"].is_string() && !body["error"].get<std::string>().empty() &&
                   std::regex_match(body["error"].get<std::string>(), std::regex(message));
   if (ok) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected " << status << " {\"error\": \"" << message
-                                       << "\"}, got:\n" << res.headers << "\n\n"
-                                       << res.body.substr(0, 400);
+  return ::testing::AssertionFailure()
+         << "expected " << status << " {\"error\": \"" << message << "\"}, got:\n"
+         << res.headers << "\n\n"
+         << res.body.substr(0, 400);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,7 +525,8 @@ inline std::string LocalTimeOf(const std::string& iso_utc_millis) {
 inline std::vector<json> ListAll(httplib::Client& client) {
   std::vector<json> all;
   for (int page = 1; page < 10000; ++page) {
-    auto res = client.Get(("/api/v1/predictions?per_page=100&page=" + std::to_string(page)).c_str());
+    auto res =
+        client.Get(("/api/v1/predictions?per_page=100&page=" + std::to_string(page)).c_str());
     const json body = Json(res);
     if (!res || res->status != 200 || !body.is_object() || !body.contains("items")) {
       ADD_FAILURE() << "listing page " << page << ": " << Describe(res);

@@ -27,14 +27,16 @@ store::PredictionRecord Record() {
   r.model_name = "pneumonet";
   r.model_version = "1.0.0";
   r.created_at = "2026-11-26T15:02:11.532Z";
-  r.details_json = R"({"review_reasons":["image is in colour"],"image":{"format":"png","width":640,"height":480}})";
+  r.details_json =
+      R"({"review_reasons":["image is in colour"],"image":{"format":"png","width":640,"height":480}})";
   return r;
 }
 
 TEST(ApiJson, PredictionCarriesEveryDocumentedField) {
   const auto json = PredictionJson(Record());
-  for (const char* key : {"id", "filename", "label", "probability", "threshold", "review", "review_reasons", "model",
-                          "sha256", "created_at", "image", "timings_ms", "links"}) {
+  for (const char* key :
+       {"id", "filename", "label", "probability", "threshold", "review", "review_reasons", "model",
+        "sha256", "created_at", "image", "timings_ms", "links"}) {
     EXPECT_TRUE(json.contains(key)) << key;
   }
   EXPECT_EQ(json["review_reasons"][0], "image is in colour");
@@ -81,7 +83,8 @@ TEST(CompatJson, PredictionHasTheOriginalFieldsAndFormats) {
   r.details_json = R"({"review_reasons":["image is in colour"],"ood_score":3.5})";
   const auto json = CompatPredictionJson(r, "data:image/png;base64,iVBO");
   EXPECT_EQ(json["prediction"], "Normal");
-  EXPECT_EQ(json["confidence"], "20.00%") << "the probability of pneumonia, not of the predicted class";
+  EXPECT_EQ(json["confidence"], "20.00%")
+      << "the probability of pneumonia, not of the predicted class";
   EXPECT_EQ(json["filename"], "chest.png");
   EXPECT_EQ(json["image"], "data:image/png;base64,iVBO");
   EXPECT_EQ(json["timestamp"], "2026-12-01 18:09:05.457000");
@@ -97,7 +100,8 @@ TEST(CompatJson, PredictionHasTheOriginalFieldsAndFormats) {
   r.details_json = "{}";
   const auto pneumonia = CompatPredictionJson(r, "");
   EXPECT_EQ(pneumonia["prediction"], "Pneumonia");
-  EXPECT_EQ(pneumonia["confidence"], "97.11%");  // 97.115 is 97.11499... in binary, as Python has it
+  EXPECT_EQ(pneumonia["confidence"],
+            "97.11%");  // 97.115 is 97.11499... in binary, as Python has it
   EXPECT_FALSE(pneumonia.contains("review_reasons"));
   EXPECT_FALSE(pneumonia.contains("ood_score"));
 }
@@ -171,7 +175,8 @@ TEST(CompatJson, PageIsNewestFirstWithTheOriginalCounts) {
   EXPECT_EQ(json["total_keys"], 51);
   EXPECT_EQ(json["items_per_page"], 25);
   EXPECT_EQ(json["total_pages"], 3);
-  EXPECT_EQ(json["data"]["b.png"], nlohmann::ordered_json({{"prediction", "Pneumonia"}, {"confidence", "0.9712"}}));
+  EXPECT_EQ(json["data"]["b.png"],
+            nlohmann::ordered_json({{"prediction", "Pneumonia"}, {"confidence", "0.9712"}}));
   EXPECT_EQ(json["data"]["a.png"]["prediction"], "Normal");
   EXPECT_EQ(json["data"]["a.png"]["confidence"], "0.2");
   // ordered_json writes the keys in the order of the items, not sorted.
@@ -190,7 +195,8 @@ TEST(CompatJson, ARepeatedNameOnAPageKeepsEveryPredictionTheNewestUnderThePlainN
   store::PredictionPage page;
   page.per_page = kCompatPerPage;
   page.total = 3;
-  for (const char* id : {"01JD3F0Q5C2B6W9Y8K7T4R1M0C", "01JD3F0Q5C2B6W9Y8K7T4R1M0B", "01JD3F0Q5C2B6W9Y8K7T4R1M0A"}) {
+  for (const char* id :
+       {"01JD3F0Q5C2B6W9Y8K7T4R1M0C", "01JD3F0Q5C2B6W9Y8K7T4R1M0B", "01JD3F0Q5C2B6W9Y8K7T4R1M0A"}) {
     auto r = Record();
     r.id = id;
     page.items.push_back(r);

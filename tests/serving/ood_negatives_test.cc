@@ -3,11 +3,11 @@
 // pictures fetched from Debian's archive by scripts/fetch_ood_negatives.sh) must be marked for
 // review, and real validation X-rays (../shared) must rarely be marked by the OOD check.
 #include <gtest/gtest.h>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <fstream>
 #include <iterator>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <random>
 
 #include "data/image_folder.h"
@@ -34,7 +34,9 @@ std::vector<std::uint8_t> Png(const cv::Mat& image) {
 std::vector<Picture> SyntheticNegatives() {
   std::vector<Picture> out;
   std::mt19937 rng(7);
-  auto add = [&](std::string name, const cv::Mat& image) { out.push_back({std::move(name), Png(image)}); };
+  auto add = [&](std::string name, const cv::Mat& image) {
+    out.push_back({std::move(name), Png(image)});
+  };
   for (int i = 0; i < 3; ++i) {  // sensor noise
     cv::Mat noise(256, 256, CV_8UC1);
     cv::theRNG().state = 100 + i;
@@ -44,14 +46,15 @@ std::vector<Picture> SyntheticNegatives() {
   {  // a page of text
     cv::Mat page(400, 300, CV_8UC1, cv::Scalar(245));
     for (int line = 0; line < 18; ++line)
-      cv::putText(page, "Patient referral letter, line " + std::to_string(line), {12, 24 + 20 * line},
-                  cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(20), 1);
+      cv::putText(page, "Patient referral letter, line " + std::to_string(line),
+                  {12, 24 + 20 * line}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(20), 1);
     add("document", page);
   }
   {  // a screenshot of an application window
     cv::Mat shot(300, 480, CV_8UC1, cv::Scalar(230));
     cv::rectangle(shot, {0, 0, 480, 28}, cv::Scalar(60), cv::FILLED);
-    for (int b = 0; b < 4; ++b) cv::rectangle(shot, {20 + 110 * b, 60, 90, 30}, cv::Scalar(180), cv::FILLED);
+    for (int b = 0; b < 4; ++b)
+      cv::rectangle(shot, {20 + 110 * b, 60, 90, 30}, cv::Scalar(180), cv::FILLED);
     cv::putText(shot, "Settings", {10, 20}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(255), 1);
     cv::rectangle(shot, {20, 120, 440, 150}, cv::Scalar(255), cv::FILLED);
     add("screenshot", shot);
@@ -86,7 +89,8 @@ std::vector<Picture> SyntheticNegatives() {
     cv::Mat photo(240, 320, CV_8UC3);
     for (int r = 0; r < photo.rows; ++r)
       for (int c = 0; c < photo.cols; ++c)
-        photo.at<cv::Vec3b>(r, c) = {static_cast<uchar>(200 - r / 2), static_cast<uchar>(120 + c / 4), 60};
+        photo.at<cv::Vec3b>(r, c) = {static_cast<uchar>(200 - r / 2),
+                                     static_cast<uchar>(120 + c / 4), 60};
     cv::circle(photo, {240, 60}, 30, cv::Scalar(0, 220, 255), cv::FILLED);
     add("photo", photo);
   }
@@ -122,11 +126,12 @@ class OodNegativesTest : public ::testing::Test {
     auto predictor = model::Predictor::Load(model);
     auto explainer = model::Predictor::Load(model, 1);
     ASSERT_TRUE(predictor && explainer);
-    ASSERT_TRUE((*predictor)->has_ood_statistics()) << "the shipped model must carry OOD statistics";
+    ASSERT_TRUE((*predictor)->has_ood_statistics())
+        << "the shipped model must carry OOD statistics";
     auto store = store::OpenStore("sqlite:" + (dir_.path() / "results.db").string());
     ASSERT_TRUE(store);
-    auto service = PredictionService::Create(std::move(*predictor), std::move(*explainer), std::move(*store), {},
-                                             registry_);
+    auto service = PredictionService::Create(std::move(*predictor), std::move(*explainer),
+                                             std::move(*store), {}, registry_);
     ASSERT_TRUE(service);
     service_ = std::move(*service);
   }
@@ -140,8 +145,9 @@ TEST_F(OodNegativesTest, MarksPicturesThatAreNoChestXraysForReview) {
   std::vector<Picture> pictures = SyntheticNegatives();
   const fs::path packaged(PNEUMO_OOD_NEGATIVES_DIR);
   auto from_debian = PackagedNegatives(packaged);
-  ASSERT_GE(from_debian.size(), 20u) << "no pictures in " << packaged
-                                     << ": scripts/setup.sh fetches them with scripts/fetch_ood_negatives.sh";
+  ASSERT_GE(from_debian.size(), 20u)
+      << "no pictures in " << packaged
+      << ": scripts/setup.sh fetches them with scripts/fetch_ood_negatives.sh";
   pictures.insert(pictures.end(), from_debian.begin(), from_debian.end());
   int predicted = 0, flagged = 0, flagged_by_ood = 0;
   std::string missed;
@@ -155,7 +161,8 @@ TEST_F(OodNegativesTest, MarksPicturesThatAreNoChestXraysForReview) {
     if (record->review) {
       ++flagged;
     } else {
-      missed += " " + picture.name + " (ood_score " + std::to_string(details.value("ood_score", 0.0)) + ")";
+      missed += " " + picture.name + " (ood_score " +
+                std::to_string(details.value("ood_score", 0.0)) + ")";
     }
     if (ood) {
       const auto reasons = details["review_reasons"];
@@ -165,21 +172,25 @@ TEST_F(OodNegativesTest, MarksPicturesThatAreNoChestXraysForReview) {
   }
   ASSERT_GE(predicted, 25);
   const double rate = static_cast<double>(flagged) / predicted;
-  std::printf("negative set: %d predicted, %d marked for review (%.3f), %d by the OOD check; missed:%s\n",
-              predicted, flagged, rate, flagged_by_ood, missed.c_str());
+  std::printf(
+      "negative set: %d predicted, %d marked for review (%.3f), %d by the OOD check; missed:%s\n",
+      predicted, flagged, rate, flagged_by_ood, missed.c_str());
   EXPECT_GE(rate, 0.95) << "missed:" << missed;
 }
 
 TEST_F(OodNegativesTest, RarelyFlagsRealValidationXrays) {
   const fs::path data(PNEUMO_SHARED_DATA_DIR);
-  if (!fs::exists(data / "train")) GTEST_SKIP() << "SKIPPED: " << data << " not found (needs the real X-rays)";
+  if (!fs::exists(data / "train"))
+    GTEST_SKIP() << "SKIPPED: " << data << " not found (needs the real X-rays)";
   const auto& card = service_->card();
   auto images = data::ScanImageFolder(data, "train");
   ASSERT_TRUE(images);
-  const auto split = data::SplitByPatient(*images, card.training["options"]["validation_fraction"].get<double>(),
-                                          card.training.value("split_seed", 42ULL));
+  const auto split =
+      data::SplitByPatient(*images, card.training["options"]["validation_fraction"].get<double>(),
+                           card.training.value("split_seed", 42ULL));
   int predicted = 0, flagged = 0;
-  for (std::size_t i = 0; i < split.validation.size(); i += 2) {  // every other image: half the time
+  for (std::size_t i = 0; i < split.validation.size();
+       i += 2) {  // every other image: half the time
     std::ifstream in(split.validation[i].path, std::ios::binary);
     std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), {}};
     auto record = service_->Predict(bytes, "x.jpeg");
@@ -188,7 +199,8 @@ TEST_F(OodNegativesTest, RarelyFlagsRealValidationXrays) {
     flagged += nlohmann::json::parse(record->details_json).value("out_of_distribution", false);
   }
   const double rate = static_cast<double>(flagged) / predicted;
-  std::printf("validation X-rays: %d predicted, %d flagged by the OOD check (%.4f)\n", predicted, flagged, rate);
+  std::printf("validation X-rays: %d predicted, %d flagged by the OOD check (%.4f)\n", predicted,
+              flagged, rate);
   EXPECT_LE(rate, 0.05);
 }
 
