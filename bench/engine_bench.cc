@@ -5,12 +5,11 @@
 //
 // bench/python_reference.py does the same in Python PyTorch; bench/run_engine_bench.sh runs both.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "model/networks.h"
@@ -65,7 +64,8 @@ int main(int argc, char** argv) {
     loss.backward();
     optimizer.step();
   }
-  const double train_ips = train_batch * train_steps / std::chrono::duration<double>(Clock::now() - t0).count();
+  const double train_ips =
+      train_batch * train_steps / std::chrono::duration<double>(Clock::now() - t0).count();
 
   net->eval();
   torch::NoGradGuard no_grad;
@@ -81,9 +81,10 @@ int main(int argc, char** argv) {
     }
     latency["batch_" + std::to_string(batch) + "_ms"] = Median(ms);
   }
-  nlohmann::json out{{"engine", "cpp-libtorch"}, {"arch", arch}, {"input_size", input_size},
-                     {"threads", threads}, {"parameters", parameters},
-                     {"train_images_per_second", train_ips}, {"inference", latency}};
+  nlohmann::json out{{"engine", "cpp-libtorch"}, {"arch", arch},
+                     {"input_size", input_size}, {"threads", threads},
+                     {"parameters", parameters}, {"train_images_per_second", train_ips},
+                     {"inference", latency}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Formatting is part of the test: an unformatted C++ file fails the run before any test does.
+scripts/lint.sh --format
 if [ ! -d ../shared/data/chest_xray/train ]; then
   echo "test: ../shared/data/chest_xray/train not found: the real-image tests will report SKIPPED"
 fi

@@ -4,23 +4,32 @@ namespace pneumo {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kEmptyInput: return "empty_input";
-    case ErrorCode::kUnsupportedFormat: return "unsupported_format";
-    case ErrorCode::kCorruptInput: return "corrupt_input";
-    case ErrorCode::kImageTooLarge: return "image_too_large";
-    case ErrorCode::kInvalidDimensions: return "invalid_dimensions";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kIoError: return "io_error";
-    case ErrorCode::kModelError: return "model_error";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kEmptyInput:
+      return "empty_input";
+    case ErrorCode::kUnsupportedFormat:
+      return "unsupported_format";
+    case ErrorCode::kCorruptInput:
+      return "corrupt_input";
+    case ErrorCode::kImageTooLarge:
+      return "image_too_large";
+    case ErrorCode::kInvalidDimensions:
+      return "invalid_dimensions";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kIoError:
+      return "io_error";
+    case ErrorCode::kModelError:
+      return "model_error";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "internal";
 }
 
-std::string Error::ToString() const {
-  return std::string(ErrorCodeName(code)) + ": " + message;
-}
+std::string Error::ToString() const { return std::string(ErrorCodeName(code)) + ": " + message; }
 
 }  // namespace pneumo

@@ -1,6 +1,7 @@
 // Runs a function over an index range on a few threads, each taking the next unclaimed index.
 //
-//   ParallelFor(0, files.size(), /*threads=*/2, [&](std::size_t i) { decoded[i] = Decode(files[i]); });
+//   ParallelFor(0, files.size(), /*threads=*/2, [&](std::size_t i) { decoded[i] = Decode(files[i]);
+//   });
 //
 // Returns when every index is done. `fn` must be safe to call concurrently for different indices.
 #pragma once

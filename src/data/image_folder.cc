@@ -1,8 +1,8 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
-#include <limits>
 #include <cctype>
+#include <limits>
 #include <system_error>
 
 #include "core/sha256.h"
@@ -32,15 +32,16 @@ bool HasClassFolders(const fs::path& dir) {
 
 Result<std::vector<LabeledImage>> ScanImageFolder(const fs::path& dir, std::string_view split) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return Fail(ErrorCode::kNotFound, "not a directory: " + dir.string());
+  if (!fs::is_directory(dir, ec))
+    return Fail(ErrorCode::kNotFound, "not a directory: " + dir.string());
   fs::path root = dir;
   if (!HasClassFolders(root)) {
     if (!split.empty() && HasClassFolders(dir / split)) {
       root = dir / split;
     } else {
-      return Fail(ErrorCode::kNotFound,
-                  dir.string() + " has neither NORMAL/ and PNEUMONIA/ folders nor a " +
-                      std::string(split) + "/ folder holding them");
+      return Fail(ErrorCode::kNotFound, dir.string() +
+                                            " has neither NORMAL/ and PNEUMONIA/ folders nor a " +
+                                            std::string(split) + "/ folder holding them");
     }
   }
   std::vector<LabeledImage> images;
@@ -49,10 +50,11 @@ Result<std::vector<LabeledImage>> ScanImageFolder(const fs::path& dir, std::stri
     if (!fs::is_directory(class_dir, ec)) continue;
     for (const auto& entry : fs::directory_iterator(class_dir, ec)) {
       if (!entry.is_regular_file() || !HasImageExtension(entry.path())) continue;
-      images.push_back({entry.path(), label,
-                        PatientIdFromFilename(entry.path().filename().string())});
+      images.push_back(
+          {entry.path(), label, PatientIdFromFilename(entry.path().filename().string())});
     }
-    if (ec) return Fail(ErrorCode::kIoError, "cannot list " + class_dir.string() + ": " + ec.message());
+    if (ec)
+      return Fail(ErrorCode::kIoError, "cannot list " + class_dir.string() + ": " + ec.message());
   }
   if (images.empty()) return Fail(ErrorCode::kNotFound, "no images under " + root.string());
   std::sort(images.begin(), images.end(),

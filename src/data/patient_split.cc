@@ -11,7 +11,8 @@ namespace pneumo::data {
 
 Split SplitByPatient(const std::vector<LabeledImage>& images, double validation_fraction,
                      std::uint64_t seed) {
-  std::map<std::string, int> patient_stratum;  // ordered: the shuffle below starts from a fixed order
+  std::map<std::string, int>
+      patient_stratum;  // ordered: the shuffle below starts from a fixed order
   for (const auto& image : images) {
     int& stratum = patient_stratum[image.patient_id];
     stratum = std::max(stratum, image.label);
@@ -23,13 +24,14 @@ Split SplitByPatient(const std::vector<LabeledImage>& images, double validation_
   std::set<std::string> validation_patients;
   for (auto& patients : strata) {
     std::shuffle(patients.begin(), patients.end(), rng);
-    const auto take = static_cast<std::size_t>(
-        std::lround(std::clamp(validation_fraction, 0.0, 1.0) * static_cast<double>(patients.size())));
+    const auto take = static_cast<std::size_t>(std::lround(
+        std::clamp(validation_fraction, 0.0, 1.0) * static_cast<double>(patients.size())));
     validation_patients.insert(patients.begin(), patients.begin() + static_cast<long>(take));
   }
   Split split;
   for (const auto& image : images) {
-    (validation_patients.contains(image.patient_id) ? split.validation : split.train).push_back(image);
+    (validation_patients.contains(image.patient_id) ? split.validation : split.train)
+        .push_back(image);
   }
   return split;
 }

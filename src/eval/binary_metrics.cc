@@ -178,10 +178,21 @@ BinaryMetrics ComputeMetrics(std::span<const float> probabilities, std::span<con
 namespace pneumo::eval {
 
 nlohmann::json ToJson(const BinaryMetrics& m) {
-  return {{"n", m.n}, {"threshold", m.threshold}, {"accuracy", m.accuracy}, {"sensitivity", m.sensitivity},
-          {"specificity", m.specificity}, {"precision", m.precision}, {"f1", m.f1}, {"auc", m.auc},
-          {"ece", m.ece}, {"brier", m.brier},
-          {"confusion", {{"tp", m.confusion.tp}, {"fp", m.confusion.fp}, {"tn", m.confusion.tn}, {"fn", m.confusion.fn}}}};
+  return {{"n", m.n},
+          {"threshold", m.threshold},
+          {"accuracy", m.accuracy},
+          {"sensitivity", m.sensitivity},
+          {"specificity", m.specificity},
+          {"precision", m.precision},
+          {"f1", m.f1},
+          {"auc", m.auc},
+          {"ece", m.ece},
+          {"brier", m.brier},
+          {"confusion",
+           {{"tp", m.confusion.tp},
+            {"fp", m.confusion.fp},
+            {"tn", m.confusion.tn},
+            {"fn", m.confusion.fn}}}};
 }
 
 }  // namespace pneumo::eval

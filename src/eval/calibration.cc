@@ -107,7 +107,8 @@ LogitCalibration FitCalibration(std::span<const float> logits, std::span<const i
   if (!any_positive || !any_negative) return fit;
 
   // One-feature logistic regression in (a, b) = (1 / T, bias): convex, so Newton converges; a
-  // step is halved until the NLL does not rise (the Hessian can be near singular on separable data).
+  // step is halved until the NLL does not rise (the Hessian can be near singular on separable
+  // data).
   auto nll = [&](double a, double b) {
     double total = 0;
     for (std::size_t i = 0; i < logits.size(); ++i) {
@@ -147,14 +148,16 @@ LogitCalibration FitCalibration(std::span<const float> logits, std::span<const i
   return {1.0 / a, b};
 }
 
-std::vector<float> ApplyCalibration(std::span<const float> logits, const LogitCalibration& calibration) {
+std::vector<float> ApplyCalibration(std::span<const float> logits,
+                                    const LogitCalibration& calibration) {
   if (!(calibration.temperature > 0)) {
     throw std::invalid_argument("ApplyCalibration: temperature must be positive");
   }
   std::vector<float> probabilities;
   probabilities.reserve(logits.size());
   for (float logit : logits) {
-    probabilities.push_back(static_cast<float>(Sigmoid(logit / calibration.temperature + calibration.bias)));
+    probabilities.push_back(
+        static_cast<float>(Sigmoid(logit / calibration.temperature + calibration.bias)));
   }
   return probabilities;
 }
@@ -278,7 +281,8 @@ ThresholdChoice ChooseThreshold(std::span<const float> probabilities, std::span<
 
 namespace pneumo::eval {
 
-ValidationCalibration CalibrateOnValidation(std::span<const float> logits, std::span<const int> labels) {
+ValidationCalibration CalibrateOnValidation(std::span<const float> logits,
+                                            std::span<const int> labels) {
   ValidationCalibration out;
   out.calibration = FitCalibration(logits, labels);
   const std::vector<float> probabilities = ApplyCalibration(logits, out.calibration);

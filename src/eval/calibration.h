@@ -38,7 +38,8 @@ struct LogitCalibration {
 // FitTemperature solution; temperature kept in [0.05, 20]. Identity when one class only.
 LogitCalibration FitCalibration(std::span<const float> logits, std::span<const int> labels);
 
-std::vector<float> ApplyCalibration(std::span<const float> logits, const LogitCalibration& calibration);
+std::vector<float> ApplyCalibration(std::span<const float> logits,
+                                    const LogitCalibration& calibration);
 
 struct ThresholdChoice {
   double threshold = 0.5;
@@ -69,6 +70,7 @@ struct ValidationCalibration {
   ThresholdChoice threshold;
   BinaryMetrics metrics;
 };
-ValidationCalibration CalibrateOnValidation(std::span<const float> logits, std::span<const int> labels);
+ValidationCalibration CalibrateOnValidation(std::span<const float> logits,
+                                            std::span<const int> labels);
 
 }  // namespace pneumo::eval

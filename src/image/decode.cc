@@ -1,13 +1,12 @@
 #include "image/decode.h"
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <array>
 #include <fstream>
 #include <limits>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <system_error>
 
@@ -29,8 +28,12 @@ bool StartsWith(std::span<const std::uint8_t> bytes, std::size_t offset,
 Result<cv::Mat> ToGray01(const cv::Mat& decoded) {
   double scale = 0.0;
   switch (decoded.depth()) {
-    case CV_8U: scale = 1.0 / 255.0; break;
-    case CV_16U: scale = 1.0 / 65535.0; break;
+    case CV_8U:
+      scale = 1.0 / 255.0;
+      break;
+    case CV_16U:
+      scale = 1.0 / 65535.0;
+      break;
     default:
       return Fail(ErrorCode::kUnsupportedFormat,
                   "image sample type is not 8- or 16-bit unsigned; only those are supported");
@@ -38,7 +41,8 @@ Result<cv::Mat> ToGray01(const cv::Mat& decoded) {
   cv::Mat scaled;
   decoded.convertTo(scaled, CV_MAKETYPE(CV_32F, decoded.channels()), scale);
   switch (scaled.channels()) {
-    case 1: return scaled;
+    case 1:
+      return scaled;
     case 3: {
       cv::Mat gray;
       cv::cvtColor(scaled, gray, cv::COLOR_BGR2GRAY);
@@ -70,7 +74,8 @@ bool LooksColourful(const cv::Mat& bgr) {
       ++samples;
     }
   }
-  return samples > 0 && total / (3.0 * samples) > 8.0;  // ~3% of full scale, above JPEG chroma noise
+  return samples > 0 &&
+         total / (3.0 * samples) > 8.0;  // ~3% of full scale, above JPEG chroma noise
 }
 
 // The header's dimensions, checked against the limits before any pixel is decoded (image bombs).
@@ -84,7 +89,8 @@ Result<ImageSize> CheckedHeaderSize(std::span<const std::uint8_t> bytes, ImageFo
 
 // REQUIRES: CheckedHeaderSize succeeded. `reduced_flag` is 0 for a full decode, else one of
 // IMREAD_REDUCED_COLOR_{2,4,8}.
-Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat format, int reduced_flag) {
+Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat format,
+                                int reduced_flag) {
   if (format == ImageFormat::kJpeg && !HasJpegEndOfImage(bytes)) {
     return Fail(ErrorCode::kCorruptInput,
                 "JPEG is truncated: it has no end-of-image marker after its image data");
@@ -99,7 +105,8 @@ Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat
     // imdecode takes a Mat header over our bytes; it does not write to them.
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
                          const_cast<std::uint8_t*>(bytes.data()));
-    decoded = cv::imdecode(buffer, reduced_flag ? reduced_flag : cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    decoded = cv::imdecode(buffer,
+                           reduced_flag ? reduced_flag : cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
   } catch (const cv::Exception& e) {
     return Fail(ErrorCode::kCorruptInput,
                 std::string(FormatName(format)) + " could not be decoded: " + e.what());
@@ -111,14 +118,16 @@ Result<cv::Mat> DecodeRasterMat(std::span<const std::uint8_t> bytes, ImageFormat
   return decoded;
 }
 
-
 }  // namespace
 
 std::string_view FormatName(ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return "jpeg";
-    case ImageFormat::kPng: return "png";
-    case ImageFormat::kDicom: return "dicom";
+    case ImageFormat::kJpeg:
+      return "jpeg";
+    case ImageFormat::kPng:
+      return "png";
+    case ImageFormat::kDicom:
+      return "dicom";
   }
   return "unknown";
 }
@@ -168,7 +177,8 @@ Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int
   int reduced_flag = 0;
   if (*format == ImageFormat::kJpeg && min_side > 0) {
     const std::int64_t shorter = std::min(size->width, size->height);
-    for (auto [factor, flag] : {std::pair{8, cv::IMREAD_REDUCED_COLOR_8}, {4, cv::IMREAD_REDUCED_COLOR_4},
+    for (auto [factor, flag] : {std::pair{8, cv::IMREAD_REDUCED_COLOR_8},
+                                {4, cv::IMREAD_REDUCED_COLOR_4},
                                 {2, cv::IMREAD_REDUCED_COLOR_2}}) {
       if (shorter / factor >= min_side) {
         reduced_flag = flag;
@@ -206,8 +216,8 @@ Result<std::vector<std::uint8_t>> ReadFileBytes(const std::filesystem::path& pat
   // Checked before reading so an oversized upload left on disk never gets into memory.
   if (size > max_bytes) {
     return Fail(ErrorCode::kImageTooLarge, path.string() + " is " + std::to_string(size) +
-                                               " bytes; the limit is " +
-                                               std::to_string(max_bytes) + " bytes");
+                                               " bytes; the limit is " + std::to_string(max_bytes) +
+                                               " bytes");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(ErrorCode::kIoError, "cannot open " + path.string());

@@ -7,10 +7,9 @@
 // Thread-safe: free functions with no shared state.
 #pragma once
 
-#include <opencv2/core/mat.hpp>
-
 #include <cstdint>
 #include <filesystem>
+#include <opencv2/core/mat.hpp>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -25,9 +24,9 @@ std::string_view FormatName(ImageFormat format);  // "jpeg", "png", "dicom"
 
 // Safety limits checked against the header before any pixel is decoded (image bombs).
 struct DecodeLimits {
-  int max_side = 16384;                // pixels, either dimension
+  int max_side = 16384;                   // pixels, either dimension
   std::int64_t max_pixels = 100'000'000;  // width * height
-  std::size_t max_bytes = 256u << 20;  // input size, bytes
+  std::size_t max_bytes = 256u << 20;     // input size, bytes
 };
 
 // Recognises the format from magic bytes (JPEG SOI, PNG signature, DICM preamble), not from
@@ -40,11 +39,11 @@ Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLim
 
 // What a server learns from an upload besides the pixels.
 struct DecodedImage {
-  cv::Mat gray;          // CV_32FC1 [0, 1]; may be smaller than the stored image (see below)
+  cv::Mat gray;  // CV_32FC1 [0, 1]; may be smaller than the stored image (see below)
   ImageFormat format = ImageFormat::kJpeg;
-  int width = 0;         // of the stored image, before any reduction
+  int width = 0;  // of the stored image, before any reduction
   int height = 0;
-  bool colour = false;   // colour channels that really differ: a photograph, not a radiograph
+  bool colour = false;  // colour channels that really differ: a photograph, not a radiograph
 };
 
 // DecodeImage for serving. A JPEG larger than needed is decoded at 1/2, 1/4 or 1/8 scale by
@@ -54,8 +53,7 @@ Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int
                                         const DecodeLimits& limits = {});
 
 // Reads the file (kNotFound / kIoError) then DecodeImage.
-Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path,
-                                const DecodeLimits& limits = {});
+Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path, const DecodeLimits& limits = {});
 
 // Helper shared by the decoders: reads a whole file.
 Result<std::vector<std::uint8_t>> ReadFileBytes(const std::filesystem::path& path,

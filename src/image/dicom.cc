@@ -1,7 +1,6 @@
 #include "image/dicom.h"
 
 #include <dcmtk/config/osconfig.h>  // DCMTK requires it before its other headers
-
 #include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdict.h>
@@ -15,12 +14,11 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <exception>
 #include <mutex>
 #include <new>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 
 #include "image/image_header.h"

@@ -12,9 +12,8 @@
 // stderr logging down to fatal messages only (process-wide), since errors come back as values.
 #pragma once
 
-#include <opencv2/core/mat.hpp>
-
 #include <cstdint>
+#include <opencv2/core/mat.hpp>
 #include <span>
 
 #include "core/error.h"

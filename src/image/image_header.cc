@@ -50,9 +50,9 @@ Result<ImageSize> Truncated(std::string_view what) {
 
 Result<ImageSize> Sized(std::int64_t width, std::int64_t height, std::string_view what) {
   if (width <= 0 || height <= 0) {
-    return Fail(ErrorCode::kInvalidDimensions,
-                std::string(what) + " header declares a " + std::to_string(width) + "x" +
-                    std::to_string(height) + " image");
+    return Fail(ErrorCode::kInvalidDimensions, std::string(what) + " header declares a " +
+                                                   std::to_string(width) + "x" +
+                                                   std::to_string(height) + " image");
   }
   return ImageSize{width, height};
 }
@@ -157,9 +157,12 @@ bool HasJpegEndOfImage(std::span<const std::uint8_t> bytes) {
 
 Result<ImageSize> ReadHeaderSize(std::span<const std::uint8_t> bytes, ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return ReadJpegSize(bytes);
-    case ImageFormat::kPng: return ReadPngSize(bytes);
-    case ImageFormat::kDicom: break;
+    case ImageFormat::kJpeg:
+      return ReadJpegSize(bytes);
+    case ImageFormat::kPng:
+      return ReadPngSize(bytes);
+    case ImageFormat::kDicom:
+      break;
   }
   // DICOM dimensions live in the dataset (Rows/Columns); dicom.cc reads them with DCMTK.
   return Fail(ErrorCode::kInvalidArgument,
@@ -172,15 +175,14 @@ Result<void> CheckDimensions(const ImageSize& size, const DecodeLimits& limits) 
     return Fail(ErrorCode::kInvalidDimensions, "image has impossible dimensions " + dims);
   }
   if (size.width > limits.max_side || size.height > limits.max_side) {
-    return Fail(ErrorCode::kImageTooLarge,
-                "image is " + dims + " pixels; the limit is " + std::to_string(limits.max_side) +
-                    " pixels a side");
+    return Fail(ErrorCode::kImageTooLarge, "image is " + dims + " pixels; the limit is " +
+                                               std::to_string(limits.max_side) + " pixels a side");
   }
   // Both factors are at most max_side (an int) here, so the product cannot overflow int64.
   if (size.width * size.height > limits.max_pixels) {
-    return Fail(ErrorCode::kImageTooLarge,
-                "image is " + dims + " pixels; the limit is " +
-                    std::to_string(limits.max_pixels) + " pixels in all");
+    return Fail(ErrorCode::kImageTooLarge, "image is " + dims + " pixels; the limit is " +
+                                               std::to_string(limits.max_pixels) +
+                                               " pixels in all");
   }
   return {};
 }

@@ -12,7 +12,8 @@
 namespace pneumo::metrics {
 namespace {
 
-void Family(std::ostringstream& out, const char* name, const char* type, const char* help, double value) {
+void Family(std::ostringstream& out, const char* name, const char* type, const char* help,
+            double value) {
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
       << name << ' ' << std::fixed << value << '\n';
   out.unsetf(std::ios::floatfield);
@@ -63,13 +64,16 @@ std::string RenderProcessMetrics() {
   getrlimit(RLIMIT_NOFILE, &limit);
 
   std::ostringstream out;
-  Family(out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-         (field(14) + field(15)) / ticks);
+  Family(out, "process_cpu_seconds_total", "counter",
+         "Total user and system CPU time spent in seconds.", (field(14) + field(15)) / ticks);
   Family(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
          static_cast<double>(limit.rlim_cur));
-  Family(out, "process_open_fds", "gauge", "Number of open file descriptors.", static_cast<double>(open_fds));
-  Family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", field(24) * page);
-  Family(out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+  Family(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+         static_cast<double>(open_fds));
+  Family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+         field(24) * page);
+  Family(out, "process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.",
          BootTimeSeconds() + field(22) / ticks);
   Family(out, "process_threads", "gauge", "Number of OS threads in the process.", field(20));
   Family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", field(23));

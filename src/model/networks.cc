@@ -11,7 +11,8 @@ constexpr std::size_t kMaxWeightsBytes = std::size_t{2} << 30;
 namespace {
 
 nn::Conv2d Conv(int in, int out, int kernel, int stride) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
+  return nn::Conv2d(
+      nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
 
 // conv-bn-relu, conv-bn, plus a projected shortcut when the shape changes.
@@ -23,7 +24,8 @@ struct BasicBlockImpl : nn::Module {
         bn1(register_module("bn1", nn::BatchNorm2d(out))),
         bn2(register_module("bn2", nn::BatchNorm2d(out))) {
     if (stride != 1 || in != out) {
-      shortcut = register_module("shortcut", nn::Sequential(Conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+      shortcut = register_module("shortcut",
+                                 nn::Sequential(Conv(in, out, 1, stride), nn::BatchNorm2d(out)));
     }
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -47,8 +49,8 @@ struct BottleneckImpl : nn::Module {
         bn2(register_module("bn2", nn::BatchNorm2d(width))),
         bn3(register_module("bn3", nn::BatchNorm2d(width * 4))) {
     if (stride != 1 || in != width * 4) {
-      shortcut = register_module("shortcut",
-                                 nn::Sequential(Conv(in, width * 4, 1, stride), nn::BatchNorm2d(width * 4)));
+      shortcut = register_module(
+          "shortcut", nn::Sequential(Conv(in, width * 4, 1, stride), nn::BatchNorm2d(width * 4)));
     }
   }
   torch::Tensor forward(torch::Tensor x) {
@@ -66,7 +68,9 @@ TORCH_MODULE(Bottleneck);
 // Shared head: global average pooling, dropout, one logit.
 class BackboneNetwork : public Network {
  public:
-  torch::Tensor forward(torch::Tensor x) override { return ForwardWithFeatures(std::move(x)).second; }
+  torch::Tensor forward(torch::Tensor x) override {
+    return ForwardWithFeatures(std::move(x)).second;
+  }
   std::pair<torch::Tensor, torch::Tensor> ForwardWithFeatures(torch::Tensor x) override {
     auto features = body_->forward(x);
     auto pooled = torch::adaptive_avg_pool2d(features, {1, 1}).flatten(1);
@@ -110,9 +114,7 @@ class PneumoNet : public BackboneNetwork {
     const int w = width;
     nn::Sequential body(Conv(1, w / 2 + w / 4, 5, 2), nn::BatchNorm2d(w / 2 + w / 4), nn::ReLU(),
                         Conv(w / 2 + w / 4, w, 3, 2), nn::BatchNorm2d(w), nn::ReLU(),
-                        BasicBlock(w, w, 1),
-                        BasicBlock(w, 2 * w, 2),
-                        BasicBlock(2 * w, 4 * w, 2),
+                        BasicBlock(w, w, 1), BasicBlock(w, 2 * w, 2), BasicBlock(2 * w, 4 * w, 2),
                         BasicBlock(4 * w, 8 * w, 2));
     Build(std::move(body), 8 * w, /*dropout=*/0.2);
   }
@@ -153,12 +155,16 @@ Result<std::shared_ptr<Network>> MakeNetwork(std::string_view architecture) {
   if (architecture == "pneumonet") return std::make_shared<PneumoNet>(/*width=*/32);
   if (architecture == "tiny") return std::make_shared<PneumoNet>(/*width=*/4);
   if (architecture == "resnet50") return std::make_shared<ResNet50>();
-  return Fail(ErrorCode::kInvalidArgument,
-              "unknown architecture '" + std::string(architecture) + "' (known: pneumonet, resnet50, tiny)");
+  return Fail(ErrorCode::kInvalidArgument, "unknown architecture '" + std::string(architecture) +
+                                               "' (known: pneumonet, resnet50, tiny)");
 }
 
-std::vector<torch::Tensor> DecayedParameters(nn::Module& net) { return SelectParameters(net, true); }
-std::vector<torch::Tensor> UndecayedParameters(nn::Module& net) { return SelectParameters(net, false); }
+std::vector<torch::Tensor> DecayedParameters(nn::Module& net) {
+  return SelectParameters(net, true);
+}
+std::vector<torch::Tensor> UndecayedParameters(nn::Module& net) {
+  return SelectParameters(net, false);
+}
 
 Result<void> SaveWeights(Network& net, const std::string& path) {
   try {
@@ -177,7 +183,8 @@ Result<void> LoadWeights(Network& net, const std::string& path) {
   return LoadWeights(net, *bytes, path);
 }
 
-Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes, const std::string& name) {
+Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes,
+                         const std::string& name) {
   try {
     // Module::load replaces tensors without checking shapes, so a checkpoint of another width
     // would load "successfully": compare every parameter and buffer shape before and after.
@@ -192,7 +199,9 @@ Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes, cons
     bool same = true;
     for (const auto& t : net.parameters()) same = same && t.sizes().vec() == expected[i++];
     for (const auto& t : net.buffers()) same = same && t.sizes().vec() == expected[i++];
-    if (!same) return Fail(ErrorCode::kModelError, name + " holds weights of a different architecture or size");
+    if (!same)
+      return Fail(ErrorCode::kModelError,
+                  name + " holds weights of a different architecture or size");
     return {};
   } catch (const std::exception& e) {
     std::string what = e.what();

@@ -6,8 +6,8 @@
 // Architectures (one input channel; weights from scratch):
 //   "pneumonet"  compact residual CNN (~1.2 M parameters, ~0.2 GMAC at 224 px): trains on two CPU
 //                cores in under an hour.
-//   "resnet50"   ResNet-50 v1.5 (bottleneck [3, 4, 6, 3]), the original system's backbone, for GPUs.
-//   "tiny"       a few thousand parameters, for tests.
+//   "resnet50"   ResNet-50 v1.5 (bottleneck [3, 4, 6, 3]), the original system's backbone, for
+//   GPUs. "tiny"       a few thousand parameters, for tests.
 // A Network is an ordinary torch::nn::Module: not thread-safe for training; concurrent forward
 // passes in eval mode under NoGradGuard are safe.
 #pragma once
@@ -48,6 +48,7 @@ Result<void> SaveWeights(Network& net, const std::string& path);
 Result<void> LoadWeights(Network& net, const std::string& path);
 // The same from the bytes of a weights file (already read, e.g. to check its SHA-256);
 // `name` identifies them in error messages.
-Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes, const std::string& name);
+Result<void> LoadWeights(Network& net, std::span<const std::uint8_t> bytes,
+                         const std::string& name);
 
 }  // namespace pneumo::model

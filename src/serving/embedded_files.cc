@@ -5,7 +5,8 @@
 
 namespace pneumo::serving {
 
-std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files, std::string_view name) {
+std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files,
+                                             std::string_view name) {
   for (const auto& file : files) {
     if (file.name == name) return file;
   }

@@ -11,14 +11,15 @@
 namespace pneumo::serving {
 
 struct EmbeddedFile {
-  std::string_view name;     // path relative to the embedded folder, e.g. "index.html", "js/api.js"
+  std::string_view name;  // path relative to the embedded folder, e.g. "index.html", "js/api.js"
   std::string_view content;
 };
 
-std::span<const EmbeddedFile> WebFiles();      // web/**
-std::span<const EmbeddedFile> ApiFiles();      // src/serving/openapi.json
+std::span<const EmbeddedFile> WebFiles();  // web/**
+std::span<const EmbeddedFile> ApiFiles();  // src/serving/openapi.json
 
-std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files, std::string_view name);
+std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files,
+                                             std::string_view name);
 
 // Content-Type for a file name by its extension; application/octet-stream when unknown.
 std::string_view ContentTypeFor(std::string_view name);

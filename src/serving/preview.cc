@@ -1,11 +1,10 @@
 #include "serving/preview.h"
 
+#include <algorithm>
+#include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-
-#include <algorithm>
-#include <cmath>
 
 namespace pneumo::serving {
 
@@ -50,12 +49,14 @@ Result<std::vector<std::uint8_t>> EncodeJpeg(const cv::Mat& image, int quality) 
 Result<cv::Mat> DecodeGray(std::span<const std::uint8_t> bytes) {
   cv::Mat image;
   try {
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1,
+                         const_cast<std::uint8_t*>(bytes.data()));
     image = cv::imdecode(buffer, cv::IMREAD_GRAYSCALE);
   } catch (const cv::Exception&) {
     image.release();
   }
-  if (image.empty()) return Fail(ErrorCode::kCorruptInput, "stored preview is not a readable image");
+  if (image.empty())
+    return Fail(ErrorCode::kCorruptInput, "stored preview is not a readable image");
   return image;
 }
 
@@ -77,7 +78,8 @@ cv::Mat OverlayHeatmap(const cv::Mat& preview, const cv::Mat& cam) {
     cv::Vec3b* o = out.ptr<cv::Vec3b>(y);
     for (int x = 0; x < out.cols; ++x) {
       const float alpha = 0.6f * w[x];  // at most 60% colour: the anatomy stays readable
-      for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<std::uint8_t>((1 - alpha) * b[x][k] + alpha * c[x][k]);
+      for (int k = 0; k < 3; ++k)
+        o[x][k] = cv::saturate_cast<std::uint8_t>((1 - alpha) * b[x][k] + alpha * c[x][k]);
     }
   }
   return out;

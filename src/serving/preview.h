@@ -8,9 +8,8 @@
 // Thread-safe: pure functions.
 #pragma once
 
-#include <opencv2/core/mat.hpp>
-
 #include <cstdint>
+#include <opencv2/core/mat.hpp>
 #include <span>
 #include <vector>
 
@@ -27,8 +26,9 @@ cv::Mat MakePreview(const cv::Mat& gray01, int max_side);
 // is a third of the size, at a quality that does not show at preview scale.
 Result<std::vector<std::uint8_t>> EncodeJpeg(const cv::Mat& image, int quality = 90);
 
-// PNG bytes of an 8-bit 1- or 3-channel image (heatmaps); zlib level 1 (previews are written on every
-// prediction: level 3 cost 8% of the server's CPU for files ~10% smaller). kInternal if OpenCV fails.
+// PNG bytes of an 8-bit 1- or 3-channel image (heatmaps); zlib level 1 (previews are written on
+// every prediction: level 3 cost 8% of the server's CPU for files ~10% smaller). kInternal if
+// OpenCV fails.
 Result<std::vector<std::uint8_t>> EncodePng(const cv::Mat& image);
 
 // A stored preview (JPEG, or PNG from older records) -> CV_8UC1. kCorruptInput when the bytes do

@@ -1,10 +1,9 @@
 #include "serving/review.h"
 
-#include <opencv2/core.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <opencv2/core.hpp>
 
 namespace pneumo::serving {
 namespace {
@@ -24,8 +23,9 @@ std::vector<std::string> InputReviewReasons(const image::DecodedImage& decoded,
   const int shorter = std::min(decoded.width, decoded.height);
   const int longer = std::max(decoded.width, decoded.height);
   if (shorter > 0 && shorter < policy.min_side) {
-    reasons.push_back(Format("image is very small (%.0fx%.0f px); details the model needs may be lost",
-                             decoded.width, decoded.height));
+    reasons.push_back(
+        Format("image is very small (%.0fx%.0f px); details the model needs may be lost",
+               decoded.width, decoded.height));
   }
   if (shorter > 0 && static_cast<double>(longer) / shorter > policy.max_aspect) {
     reasons.push_back(Format("aspect ratio %.1f:1 is unusual for a chest X-ray",
@@ -35,7 +35,8 @@ std::vector<std::string> InputReviewReasons(const image::DecodedImage& decoded,
     cv::Scalar mean, stddev;
     cv::meanStdDev(decoded.gray, mean, stddev);
     if (stddev[0] < policy.min_contrast) {
-      reasons.push_back(Format("image has almost no contrast (standard deviation %.3f)", stddev[0]));
+      reasons.push_back(
+          Format("image has almost no contrast (standard deviation %.3f)", stddev[0]));
     }
   }
   return reasons;
@@ -44,8 +45,9 @@ std::vector<std::string> InputReviewReasons(const image::DecodedImage& decoded,
 std::vector<std::string> UncertaintyReviewReasons(double probability, double threshold,
                                                   const ReviewPolicy& policy) {
   if (std::abs(probability - threshold) >= policy.band) return {};
-  return {Format("probability %.2f is within %.2f of the threshold %.2f, where the model is least sure",
-                 probability, policy.band, threshold)};
+  return {
+      Format("probability %.2f is within %.2f of the threshold %.2f, where the model is least sure",
+             probability, policy.band, threshold)};
 }
 
 }  // namespace pneumo::serving

@@ -12,15 +12,15 @@
 namespace pneumo::store {
 
 struct PredictionRecord {
-  std::string id;             // unique, non-empty; chosen by the caller (e.g. a UUID)
-  std::string filename;       // name the file was uploaded under
-  std::string label;          // "PNEUMONIA" or "NORMAL"
-  double probability = 0;     // model's P(pneumonia), 0..1
-  double threshold = 0;       // decision threshold used for `label`
-  bool review = false;        // true when the probability is close enough to call for a human
+  std::string id;          // unique, non-empty; chosen by the caller (e.g. a UUID)
+  std::string filename;    // name the file was uploaded under
+  std::string label;       // "PNEUMONIA" or "NORMAL"
+  double probability = 0;  // model's P(pneumonia), 0..1
+  double threshold = 0;    // decision threshold used for `label`
+  bool review = false;     // true when the probability is close enough to call for a human
   std::string model_name, model_version;
-  std::string sha256;         // lowercase hex digest of the uploaded bytes
-  std::string created_at;     // ISO-8601 UTC with milliseconds, e.g. "2026-11-26T13:56:51.123Z"
+  std::string sha256;      // lowercase hex digest of the uploaded bytes
+  std::string created_at;  // ISO-8601 UTC with milliseconds, e.g. "2026-11-26T13:56:51.123Z"
   std::int64_t created_at_ms = 0;  // Unix milliseconds; the ordering key (newest first)
   double decode_ms = 0, queue_ms = 0, inference_ms = 0;  // stage timings in milliseconds
   // Everything else worth keeping (review reasons, source image format and size), as a JSON

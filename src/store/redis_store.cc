@@ -15,9 +15,9 @@ constexpr char kIndexKey[] = "pneumo:predictions";
 
 // Hash fields, in the order List reads them (everything but the preview).
 constexpr const char* kListFields[] = {
-    "id",         "filename",      "label",     "probability", "threshold",
-    "review",     "model_name",    "model_version", "sha256",  "created_at",
-    "created_at_ms", "decode_ms",  "queue_ms",  "inference_ms", "details_json"};
+    "id",         "filename",      "label",       "probability", "threshold",     "review",
+    "model_name", "model_version", "sha256",      "created_at",  "created_at_ms", "decode_ms",
+    "queue_ms",   "inference_ms",  "details_json"};
 constexpr char kPreviewField[] = "preview_jpeg";
 
 std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) + std::string(id); }
@@ -54,8 +54,8 @@ Error ErrorFromReply(const redisReply* reply, const std::string& address,
     code = ErrorCode::kInvalidArgument;
     hint = " (check the password in the store URL)";
   }
-  return Error{code, "redis at " + address + ": " + std::string(operation) + " failed: " +
-                         std::string(text) + hint};
+  return Error{code, "redis at " + address + ": " + std::string(operation) +
+                         " failed: " + std::string(text) + hint};
 }
 
 Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fields,
@@ -91,8 +91,7 @@ void RedisStore::ContextDeleter::operator()(redisContext* context) const { redis
 void RedisStore::ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 
 RedisStore::RedisStore(Options options)
-    : options_(std::move(options)),
-      address_(options_.host + ":" + std::to_string(options_.port)) {}
+    : options_(std::move(options)), address_(options_.host + ":" + std::to_string(options_.port)) {}
 
 RedisStore::~RedisStore() = default;
 
@@ -131,8 +130,8 @@ Result<void> RedisStore::EnsureConnected() {
       return std::unexpected(auth.error());
     }
   }
-  if (auto select = Command({"SELECT", std::to_string(options_.db)},
-                            "SELECT " + std::to_string(options_.db));
+  if (auto select =
+          Command({"SELECT", std::to_string(options_.db)}, "SELECT " + std::to_string(options_.db));
       !select) {
     context_.reset();
     return std::unexpected(select.error());
@@ -152,8 +151,8 @@ Result<RedisStore::Reply> RedisStore::Command(const Args& args, std::string_view
     argv.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  void* raw = redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(),
-                               lengths.data());
+  void* raw =
+      redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(), lengths.data());
   if (raw == nullptr) {
     const std::string why = context_->errstr;
     lost_on_first_command_ = commands_sent_ == 1;
@@ -238,26 +237,44 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
       return duplicate();
     }
     if (auto multi = Command({"MULTI"}, "MULTI"); !multi) return std::unexpected(multi.error());
-    Args hset = {"HSET",        key,
-                 "id",          r.id,
-                 "filename",    r.filename,
-                 "label",       r.label,
-                 "probability", Number(r.probability),
-                 "threshold",   Number(r.threshold),
-                 "review",      r.review ? "1" : "0",
-                 "model_name",  r.model_name,
-                 "model_version", r.model_version,
-                 "sha256",      r.sha256,
-                 "created_at",  r.created_at,
-                 "created_at_ms", std::to_string(r.created_at_ms),
-                 "decode_ms",   Number(r.decode_ms),
-                 "queue_ms",    Number(r.queue_ms),
-                 "inference_ms", Number(r.inference_ms),
-                 "details_json", r.details_json,
-                 kPreviewField, std::string(r.preview_jpeg.begin(), r.preview_jpeg.end())};
-    if (auto queued = Command(hset, "queueing HSET"); !queued) return std::unexpected(queued.error());
-    if (auto queued = Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id},
-                              "queueing ZADD");
+    Args hset = {"HSET",
+                 key,
+                 "id",
+                 r.id,
+                 "filename",
+                 r.filename,
+                 "label",
+                 r.label,
+                 "probability",
+                 Number(r.probability),
+                 "threshold",
+                 Number(r.threshold),
+                 "review",
+                 r.review ? "1" : "0",
+                 "model_name",
+                 r.model_name,
+                 "model_version",
+                 r.model_version,
+                 "sha256",
+                 r.sha256,
+                 "created_at",
+                 r.created_at,
+                 "created_at_ms",
+                 std::to_string(r.created_at_ms),
+                 "decode_ms",
+                 Number(r.decode_ms),
+                 "queue_ms",
+                 Number(r.queue_ms),
+                 "inference_ms",
+                 Number(r.inference_ms),
+                 "details_json",
+                 r.details_json,
+                 kPreviewField,
+                 std::string(r.preview_jpeg.begin(), r.preview_jpeg.end())};
+    if (auto queued = Command(hset, "queueing HSET"); !queued)
+      return std::unexpected(queued.error());
+    if (auto queued =
+            Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id}, "queueing ZADD");
         !queued) {
       return std::unexpected(queued.error());
     }
@@ -266,7 +283,8 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
     if ((*exec)->type == REDIS_REPLY_NIL) return duplicate();  // the WATCHed key changed
     for (size_t i = 0; i < (*exec)->elements; ++i) {
       if ((*exec)->element[i]->type == REDIS_REPLY_ERROR) {
-        return std::unexpected(ErrorFromReply((*exec)->element[i], address_, "storing the prediction"));
+        return std::unexpected(
+            ErrorFromReply((*exec)->element[i], address_, "storing the prediction"));
       }
     }
     return {};
@@ -320,9 +338,9 @@ Result<PredictionPage> RedisStore::List(int page, int per_page) {
     const std::int64_t start = static_cast<std::int64_t>(page - 1) * per_page;
     if (start >= result.total) return result;
     // Equal scores come back in reverse lexicographic order of id, matching the SQLite order.
-    auto ids = Command({"ZREVRANGE", kIndexKey, std::to_string(start),
-                        std::to_string(start + per_page - 1)},
-                       "listing predictions");
+    auto ids = Command(
+        {"ZREVRANGE", kIndexKey, std::to_string(start), std::to_string(start + per_page - 1)},
+        "listing predictions");
     if (!ids) return std::unexpected(ids.error());
     std::vector<Args> reads;
     for (size_t i = 0; i < (*ids)->elements; ++i) {

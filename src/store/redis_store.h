@@ -32,8 +32,8 @@ class RedisStore final : public ResultStore {
   struct Options {
     std::string host = "127.0.0.1";
     int port = 6379;
-    std::string password;  // empty: no AUTH
-    int db = 0;            // SELECTed on every (re)connect
+    std::string password;                     // empty: no AUTH
+    int db = 0;                               // SELECTed on every (re)connect
     std::chrono::milliseconds timeout{2000};  // for connecting and for each command
   };
 
@@ -66,7 +66,8 @@ class RedisStore final : public ResultStore {
   // error reply gives an Error naming `operation`. REQUIRES: mu_ held, connected.
   Result<Reply> Command(const Args& args, std::string_view operation);
   // Sends all commands, then reads all replies. Same errors as Command.
-  Result<std::vector<Reply>> Pipeline(const std::vector<Args>& commands, std::string_view operation);
+  Result<std::vector<Reply>> Pipeline(const std::vector<Args>& commands,
+                                      std::string_view operation);
   // Runs `operation` on a live connection; when the connection turns out to be broken at the
   // operation's first command (so nothing was written), reconnects and runs it once more: the
   // usual case for the first call after Redis restarted. REQUIRES: mu_ held.

@@ -54,9 +54,9 @@ Result<StoreUrl> ParseRedis(std::string_view rest, std::string_view url) {
     }
   }
   if (authority.empty()) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "redis store URL has no host: '" + std::string(url.substr(0, 8)) + "...'" +
-                    std::string(kUsage));
+    return Fail(ErrorCode::kInvalidArgument, "redis store URL has no host: '" +
+                                                 std::string(url.substr(0, 8)) + "...'" +
+                                                 std::string(kUsage));
   }
   parsed.host = std::string(authority);
   return parsed;
@@ -69,8 +69,8 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
     std::string_view path = url.substr(7);
     if (path.starts_with("//")) path.remove_prefix(2);
     if (path.empty()) {
-      return Fail(ErrorCode::kInvalidArgument, "sqlite store URL has no file path" +
-                                                   std::string(kUsage));
+      return Fail(ErrorCode::kInvalidArgument,
+                  "sqlite store URL has no file path" + std::string(kUsage));
     }
     StoreUrl parsed;
     parsed.kind = StoreUrl::Kind::kSqlite;
@@ -78,7 +78,8 @@ Result<StoreUrl> ParseStoreUrl(std::string_view url) {
     return parsed;
   }
   if (url.starts_with("redis://")) return ParseRedis(url.substr(8), url);
-  if (url.empty()) return Fail(ErrorCode::kInvalidArgument, "empty store URL" + std::string(kUsage));
+  if (url.empty())
+    return Fail(ErrorCode::kInvalidArgument, "empty store URL" + std::string(kUsage));
   // Do not echo the URL: it may hold a password.
   const auto colon = url.find(':');
   return Fail(ErrorCode::kInvalidArgument,
@@ -96,10 +97,8 @@ Result<std::unique_ptr<ResultStore>> OpenStore(std::string_view url) {
     if (!store) return std::unexpected(store.error());
     return std::unique_ptr<ResultStore>(std::move(*store));
   }
-  auto store = RedisStore::Open(RedisStore::Options{.host = parsed->host,
-                                                    .port = parsed->port,
-                                                    .password = parsed->password,
-                                                    .db = parsed->db});
+  auto store = RedisStore::Open(RedisStore::Options{
+      .host = parsed->host, .port = parsed->port, .password = parsed->password, .db = parsed->db});
   if (!store) return std::unexpected(store.error());
   return std::unique_ptr<ResultStore>(std::move(*store));
 }
@@ -109,9 +108,9 @@ Result<void> CheckPaging(int page, int per_page) {
     return Fail(ErrorCode::kInvalidArgument, "page must be >= 1, got " + std::to_string(page));
   }
   if (per_page < 1 || per_page > ResultStore::kMaxPerPage) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "per_page must be 1.." + std::to_string(ResultStore::kMaxPerPage) + ", got " +
-                    std::to_string(per_page));
+    return Fail(ErrorCode::kInvalidArgument, "per_page must be 1.." +
+                                                 std::to_string(ResultStore::kMaxPerPage) +
+                                                 ", got " + std::to_string(per_page));
   }
   return {};
 }

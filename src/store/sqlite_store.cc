@@ -95,15 +95,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) 
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (ec) {
-      return Fail(ErrorCode::kIoError,
-                  "cannot create directory " + parent.string() + " for the sqlite store: " +
-                      ec.message());
+      return Fail(ErrorCode::kIoError, "cannot create directory " + parent.string() +
+                                           " for the sqlite store: " + ec.message());
     }
   }
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -140,8 +138,8 @@ Error SqliteStore::SqlError(int rc, std::string_view operation) const {
              primary == SQLITE_PERM) {
     code = ErrorCode::kIoError;
   }
-  return Error{code, "sqlite store " + path_ + ": " + std::string(operation) + " failed: " +
-                         sqlite3_errmsg(db_)};
+  return Error{code, "sqlite store " + path_ + ": " + std::string(operation) +
+                         " failed: " + sqlite3_errmsg(db_)};
 }
 
 Result<void> SqliteStore::Prepare() {
@@ -191,20 +189,21 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
       ok(BindText(stmt, ++i, r.id)) && ok(BindText(stmt, ++i, r.filename)) &&
       ok(BindText(stmt, ++i, r.label)) && ok(sqlite3_bind_double(stmt, ++i, r.probability)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.threshold)) &&
-      ok(sqlite3_bind_int(stmt, ++i, r.review ? 1 : 0)) &&
-      ok(BindText(stmt, ++i, r.model_name)) && ok(BindText(stmt, ++i, r.model_version)) &&
-      ok(BindText(stmt, ++i, r.sha256)) && ok(BindText(stmt, ++i, r.created_at)) &&
-      ok(sqlite3_bind_int64(stmt, ++i, r.created_at_ms)) &&
+      ok(sqlite3_bind_int(stmt, ++i, r.review ? 1 : 0)) && ok(BindText(stmt, ++i, r.model_name)) &&
+      ok(BindText(stmt, ++i, r.model_version)) && ok(BindText(stmt, ++i, r.sha256)) &&
+      ok(BindText(stmt, ++i, r.created_at)) && ok(sqlite3_bind_int64(stmt, ++i, r.created_at_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.decode_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
       ok(BindText(stmt, ++i, r.details_json)) &&
-      ok(sqlite3_bind_blob64(stmt, ++i, r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
+      ok(sqlite3_bind_blob64(stmt, ++i,
+                             r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
                              r.preview_jpeg.size(), SQLITE_TRANSIENT));
   if (!bound) return std::unexpected(SqlError(rc, "binding the prediction"));
   rc = sqlite3_step(stmt);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
-    return Fail(ErrorCode::kInvalidArgument, "a prediction with id '" + r.id + "' is already stored");
+    return Fail(ErrorCode::kInvalidArgument,
+                "a prediction with id '" + r.id + "' is already stored");
   }
   if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "storing the prediction"));
   return {};
@@ -212,7 +211,8 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
 
 // Binds `id` to a one-row lookup and steps to that row: kNotFound when there is none.
 // REQUIRES: mu_ held and the caller's ResetOnExit on `stmt`.
-Result<void> SqliteStore::StepToRowWithId(sqlite3_stmt* stmt, std::string_view id, const char* reading) {
+Result<void> SqliteStore::StepToRowWithId(sqlite3_stmt* stmt, std::string_view id,
+                                          const char* reading) {
   if (int rc = BindText(stmt, 1, id); rc != SQLITE_OK) {
     return std::unexpected(SqlError(rc, "binding the id"));
   }
@@ -228,7 +228,8 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = get_.get();
   ResetOnExit reset(stmt);
-  if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row) return std::unexpected(row.error());
+  if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row)
+    return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
   record.preview_jpeg = Blob(stmt, 15);
   return record;
@@ -238,7 +239,8 @@ Result<std::vector<std::uint8_t>> SqliteStore::GetPreview(std::string_view id) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = preview_.get();
   ResetOnExit reset(stmt);
-  if (auto row = StepToRowWithId(stmt, id, "reading a preview"); !row) return std::unexpected(row.error());
+  if (auto row = StepToRowWithId(stmt, id, "reading a preview"); !row)
+    return std::unexpected(row.error());
   return Blob(stmt, 0);
 }
 

@@ -43,17 +43,18 @@ class SqliteStore final : public ResultStore {
   SqliteStore(std::string path, sqlite3* db);
   Result<void> Prepare();
   Error SqlError(int rc, std::string_view operation) const;  // REQUIRES: mu_ held
-  Result<void> StepToRowWithId(sqlite3_stmt* stmt, std::string_view id, const char* reading);  // REQUIRES: mu_ held
+  Result<void> StepToRowWithId(sqlite3_stmt* stmt, std::string_view id,
+                               const char* reading);  // REQUIRES: mu_ held
 
   const std::string path_;
   mutable std::mutex mu_;
-  sqlite3* db_;          // GUARDED_BY(mu_); owned, closed in the destructor
-  Statement insert_;     // GUARDED_BY(mu_)
-  Statement get_;        // GUARDED_BY(mu_)
-  Statement preview_;    // GUARDED_BY(mu_)
-  Statement count_;      // GUARDED_BY(mu_)
-  Statement page_;       // GUARDED_BY(mu_)
-  Statement ping_;       // GUARDED_BY(mu_)
+  sqlite3* db_;        // GUARDED_BY(mu_); owned, closed in the destructor
+  Statement insert_;   // GUARDED_BY(mu_)
+  Statement get_;      // GUARDED_BY(mu_)
+  Statement preview_;  // GUARDED_BY(mu_)
+  Statement count_;    // GUARDED_BY(mu_)
+  Statement page_;     // GUARDED_BY(mu_)
+  Statement ping_;     // GUARDED_BY(mu_)
 };
 
 }  // namespace pneumo::store

@@ -8,7 +8,10 @@
 namespace pneumo::train {
 
 ProgressBar::ProgressBar(std::string label, std::size_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled), is_tty_(isatty(STDERR_FILENO) == 1) {}
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled),
+      is_tty_(isatty(STDERR_FILENO) == 1) {}
 
 std::string ProgressBar::FormatDuration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--:--";
@@ -22,15 +25,18 @@ std::string ProgressBar::FormatDuration(double seconds) {
   return buf;
 }
 
-void ProgressBar::Update(std::size_t done, const std::vector<std::pair<std::string, double>>& values,
+void ProgressBar::Update(std::size_t done,
+                         const std::vector<std::pair<std::string, double>>& values,
                          double items_per_second) {
   if (!enabled_ || total_ == 0) return;
   const double fraction = static_cast<double>(done) / static_cast<double>(total_);
   const int tenth = static_cast<int>(fraction * 10);
   if (!is_tty_ && tenth == last_tenth_ && done != total_) return;
   last_tenth_ = tenth;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double eta = done == 0 ? NAN : elapsed / static_cast<double>(done) * static_cast<double>(total_ - done);
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double eta =
+      done == 0 ? NAN : elapsed / static_cast<double>(done) * static_cast<double>(total_ - done);
   constexpr int kWidth = 24;
   const int filled = static_cast<int>(fraction * kWidth);
   std::string bar(static_cast<std::size_t>(filled), '=');

@@ -17,7 +17,8 @@ TEST(PatientId, TakesImSeriesFromNormalNames) {
 }
 
 TEST(PatientId, KeepsNormal2AndPlainImSeriesApart) {
-  EXPECT_NE(PatientIdFromFilename("NORMAL2-IM-0115-0001.jpeg"), PatientIdFromFilename("IM-0115-0001.jpeg"));
+  EXPECT_NE(PatientIdFromFilename("NORMAL2-IM-0115-0001.jpeg"),
+            PatientIdFromFilename("IM-0115-0001.jpeg"));
 }
 
 TEST(PatientId, TreatsUnknownNamesAsTheirOwnPatient) {

@@ -14,7 +14,8 @@ std::vector<LabeledImage> ManyPatients() {
   for (int p = 0; p < 300; ++p) {
     const int label = p % 4 == 0 ? kNormal : kPneumonia;
     for (int k = 0; k <= p % 3; ++k)  // 1 to 3 images per patient
-      images.push_back({"img" + std::to_string(p) + "_" + std::to_string(k), label, "patient" + std::to_string(p)});
+      images.push_back({"img" + std::to_string(p) + "_" + std::to_string(k), label,
+                        "patient" + std::to_string(p)});
   }
   return images;
 }
@@ -27,7 +28,8 @@ std::set<std::string> Patients(const std::vector<LabeledImage>& images) {
 
 void ExpectDisjoint(const Split& split) {
   const auto train = Patients(split.train);
-  for (const auto& p : Patients(split.validation)) EXPECT_FALSE(train.contains(p)) << p << " is on both sides";
+  for (const auto& p : Patients(split.validation))
+    EXPECT_FALSE(train.contains(p)) << p << " is on both sides";
 }
 
 TEST(PatientSplit, NeverPutsOnePatientOnBothSides) {
@@ -40,8 +42,8 @@ TEST(PatientSplit, StratifiesPatientsByLabel) {
   const Split split = SplitByPatient(ManyPatients(), 0.2, 7);
   std::set<std::string> normal, pneumonia;
   for (const auto& i : split.validation) (i.label ? pneumonia : normal).insert(i.patient_id);
-  EXPECT_EQ(normal.size(), 15u);      // 20% of 75 normal patients
-  EXPECT_EQ(pneumonia.size(), 45u);   // 20% of 225 pneumonia patients
+  EXPECT_EQ(normal.size(), 15u);     // 20% of 75 normal patients
+  EXPECT_EQ(pneumonia.size(), 45u);  // 20% of 225 pneumonia patients
 }
 
 TEST(PatientSplit, IsReproducibleForASeedAndChangesWithIt) {

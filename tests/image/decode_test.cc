@@ -1,13 +1,13 @@
 #include "image/decode.h"
 
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <vector>
 
 #include "test_images.h"
@@ -62,8 +62,8 @@ TEST(SniffFormat, ReportsOtherFormatsAsUnsupported) {
   const cv::Mat small(4, 4, CV_8UC1, cv::Scalar(1));
   EXPECT_TRUE(FailsWith(SniffFormat(EncodeImage(".bmp", small)), ErrorCode::kUnsupportedFormat));
   const std::string text = "<html>not an image</html>";
-  EXPECT_TRUE(FailsWith(SniffFormat(Bytes(text.begin(), text.end())),
-                        ErrorCode::kUnsupportedFormat));
+  EXPECT_TRUE(
+      FailsWith(SniffFormat(Bytes(text.begin(), text.end())), ErrorCode::kUnsupportedFormat));
 }
 
 TEST(FormatName, GivesTheLowercaseNameOfEachFormat) {
@@ -261,8 +261,7 @@ TEST(ReadFileBytes, RefusesAFileOverTheByteLimitWithoutReadingIt) {
 TEST(DecodeImageFile, DecodesRealTrainingImages) {
   const std::filesystem::path root = PNEUMO_SHARED_DATA_DIR;
   if (!std::filesystem::is_directory(root / "train")) {
-    GTEST_SKIP() << "../shared/data not found: real-image check not run (looked in " << root
-                 << ")";
+    GTEST_SKIP() << "../shared/data not found: real-image check not run (looked in " << root << ")";
   }
   int decoded = 0;
   for (const char* label : {"NORMAL", "PNEUMONIA"}) {
@@ -290,7 +289,8 @@ cv::Mat LargeGradient(int side) {
   cv::Mat m(side, side, CV_8UC1);
   for (int y = 0; y < side; ++y)
     for (int x = 0; x < side; ++x)
-      m.at<std::uint8_t>(y, x) = static_cast<std::uint8_t>(127 + 60 * std::sin(x * 0.01) + 60 * std::cos(y * 0.013));
+      m.at<std::uint8_t>(y, x) =
+          static_cast<std::uint8_t>(127 + 60 * std::sin(x * 0.01) + 60 * std::cos(y * 0.013));
   return m;
 }
 
@@ -306,7 +306,8 @@ TEST(DecodeForInference, DecodesALargeJpegAtReducedScaleButReportsItsRealSize) {
   ASSERT_TRUE(reduced) << reduced.error().ToString();
   EXPECT_EQ(reduced->width, 2000);
   EXPECT_EQ(reduced->height, 2000);
-  EXPECT_EQ(reduced->gray.size(), cv::Size(500, 500)) << "1/4 scale is the smallest with both sides >= 384";
+  EXPECT_EQ(reduced->gray.size(), cv::Size(500, 500))
+      << "1/4 scale is the smallest with both sides >= 384";
   EXPECT_EQ(reduced->format, ImageFormat::kJpeg);
   EXPECT_FALSE(reduced->colour);
 
@@ -343,7 +344,8 @@ TEST(DecodeForInference, TellsAColourPhotographFromAGrayImageStoredAsRgb) {
 }
 
 TEST(DecodeForInference, RefusesWhatDecodeImageRefuses) {
-  const std::vector<std::uint8_t> text = {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'};
+  const std::vector<std::uint8_t> text = {'n', 'o', 't', ' ', 'a', 'n',
+                                          ' ', 'i', 'm', 'a', 'g', 'e'};
   EXPECT_EQ(DecodeForInference(text, 384).error().code, ErrorCode::kUnsupportedFormat);
   auto truncated = EncodeJpeg(LargeGradient(600));
   truncated.resize(truncated.size() / 2);

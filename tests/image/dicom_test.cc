@@ -1,7 +1,6 @@
 #include "image/dicom.h"
 
 #include <dcmtk/config/osconfig.h>  // DCMTK requires it before its other headers
-
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcpixel.h>
@@ -15,9 +14,9 @@
 #include <dcmtk/dcmjpls/djencode.h>
 #include <dcmtk/dcmjpls/djrparam.h>
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
 
 #include <mutex>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -116,8 +115,8 @@ Bytes Save(DcmFileFormat& file, E_TransferSyntax xfer = EXS_LittleEndianExplicit
   RegisterEncodersOnce();
   if (DcmXfer(xfer).isEncapsulated()) {
     const OFCondition compressed = file.getDataset()->chooseRepresentation(xfer, params);
-    EXPECT_TRUE(compressed.good()) << "compressing to " << DcmXfer(xfer).getXferName() << ": "
-                                   << compressed.text();
+    EXPECT_TRUE(compressed.good())
+        << "compressing to " << DcmXfer(xfer).getXferName() << ": " << compressed.text();
   }
   testing::TempDir dir;
   const std::string path = (dir / "image.dcm").string();
@@ -290,8 +289,12 @@ TEST(DecodeDicom, DecodesOnlyTheFirstFrameOfAMultiFrameFile) {
 }
 
 TEST(DecodeDicom, TurnsAnRgbImageIntoLuminance) {
-  DicomSpec spec{.rows = 1, .columns = 4, .bits_allocated = 8, .bits_stored = 8,
-                 .samples_per_pixel = 3, .photometric = "RGB"};
+  DicomSpec spec{.rows = 1,
+                 .columns = 4,
+                 .bits_allocated = 8,
+                 .bits_stored = 8,
+                 .samples_per_pixel = 3,
+                 .photometric = "RGB"};
   spec.pixels = {255, 0, 0, /**/ 0, 255, 0, /**/ 0, 0, 255, /**/ 128, 128, 128};
   const cv::Mat gray = DecodeOrFail(SaveSpec(spec));
   ASSERT_FALSE(gray.empty());

@@ -1,6 +1,7 @@
 #include "image/image_header.h"
 
 #include <gtest/gtest.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -41,8 +42,8 @@ TEST(ReadHeaderSize, ReadsWidthAndHeightOfAPng) {
 TEST(ReadHeaderSize, SkipsFillBytesAndSegmentsThatAreNotFrameHeaders) {
   // SOI, fill bytes, an APP0 segment, a DHT (C4, inside the SOF range but not a frame header)
   // whose payload would read as 0x0102 x 0x0304, then SOF0 declaring 640 wide by 480 high.
-  const Bytes jpeg = {0xFF, 0xD8,                                      // SOI
-                      0xFF, 0xFF, 0xFF, 0xE0, 0x00, 0x04, 0xAA, 0xBB,  // APP0
+  const Bytes jpeg = {0xFF, 0xD8,                                            // SOI
+                      0xFF, 0xFF, 0xFF, 0xE0, 0x00, 0x04, 0xAA, 0xBB,        // APP0
                       0xFF, 0xC4, 0x00, 0x07, 0x08, 0x01, 0x02, 0x03, 0x04,  // DHT
                       0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x01, 0x01, 0x11, 0x00};
   auto size = ReadHeaderSize(jpeg, ImageFormat::kJpeg);
@@ -92,8 +93,8 @@ TEST(ReadHeaderSize, ReportsBytesWithTheWrongMagicAsUnsupported) {
 }
 
 TEST(ReadHeaderSize, RefusesDicomBecauseItsSizeLivesInTheDataset) {
-  EXPECT_TRUE(FailsWith(ReadHeaderSize(Bytes(200, 0), ImageFormat::kDicom),
-                        ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      FailsWith(ReadHeaderSize(Bytes(200, 0), ImageFormat::kDicom), ErrorCode::kInvalidArgument));
 }
 
 TEST(ReadHeaderSize, FailsCleanlyOnEveryTruncationOfARealHeader) {

@@ -7,16 +7,16 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "core/error.h"
@@ -81,8 +81,8 @@ template <typename T>
            << "expected error " << ErrorCodeName(code) << " but the call succeeded";
   }
   if (result.error().code != code) {
-    return ::testing::AssertionFailure() << "expected error " << ErrorCodeName(code) << " but got "
-                                         << result.error().ToString();
+    return ::testing::AssertionFailure()
+           << "expected error " << ErrorCodeName(code) << " but got " << result.error().ToString();
   }
   return ::testing::AssertionSuccess() << result.error().ToString();
 }

@@ -1,11 +1,11 @@
 #include "model/predictor.h"
 
 #include <gtest/gtest.h>
-#include <opencv2/core.hpp>
 
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <iterator>
+#include <opencv2/core.hpp>
 
 #include "core/sha256.h"
 #include "model/networks.h"
@@ -44,7 +44,8 @@ TEST(Predictor, MatchesTheNetworkAndAppliesTheTemperature) {
   auto net = WriteTinyModel(dir.path(), 2.0);
   auto predictor = Predictor::Load(dir.path());
   ASSERT_TRUE(predictor) << predictor.error().ToString();
-  std::vector<cv::Mat> prepared{(*predictor)->Prepare(RandomGray(300, 200, 1)), (*predictor)->Prepare(RandomGray(64, 64, 2))};
+  std::vector<cv::Mat> prepared{(*predictor)->Prepare(RandomGray(300, 200, 1)),
+                                (*predictor)->Prepare(RandomGray(64, 64, 2))};
   ASSERT_EQ(prepared[0].size(), cv::Size(40, 40));
   auto logits = (*predictor)->Logits(prepared);
   auto probs = (*predictor)->Probabilities(prepared);
@@ -95,10 +96,12 @@ TEST(Predictor, GradCamGivesANormalisedMapAndTheSameProbability) {
   double lo = 0, hi = 0;
   cv::minMaxLoc(map, &lo, &hi);
   EXPECT_GE(lo, 0.0);
-  EXPECT_TRUE(hi == 0.0 || std::abs(hi - 1.0) < 1e-6) << "scaled so the peak is 1, or all zero; peak " << hi;
+  EXPECT_TRUE(hi == 0.0 || std::abs(hi - 1.0) < 1e-6)
+      << "scaled so the peak is 1, or all zero; peak " << hi;
   auto probability = (*predictor)->Probabilities({&x, 1});
   ASSERT_TRUE(probability);
-  EXPECT_NEAR(explanation->probability, (*probability)[0], 1e-5) << "the explanation is of the same prediction";
+  EXPECT_NEAR(explanation->probability, (*probability)[0], 1e-5)
+      << "the explanation is of the same prediction";
   // Inference afterwards is unaffected by the gradient pass.
   auto again = (*predictor)->Probabilities({&x, 1});
   EXPECT_FLOAT_EQ((*again)[0], (*probability)[0]);

@@ -13,7 +13,8 @@ TEST(PredictionId, IsTwentySixCrockfordCharacters) {
   const std::string id = NewPredictionId(1764169371532);
   EXPECT_EQ(id.size(), 26u);
   EXPECT_TRUE(IsPredictionId(id)) << id;
-  EXPECT_EQ(id.find_first_of("ILOU"), std::string::npos) << "Crockford base 32 leaves out I, L, O and U";
+  EXPECT_EQ(id.find_first_of("ILOU"), std::string::npos)
+      << "Crockford base 32 leaves out I, L, O and U";
 }
 
 TEST(PredictionId, SortsByTime) {

@@ -3,8 +3,8 @@
 #include "serving/prediction_service.h"
 
 #include <gtest/gtest.h>
-#include <opencv2/imgcodecs.hpp>
 
+#include <opencv2/imgcodecs.hpp>
 #include <thread>
 
 #include "serving/preview.h"
@@ -38,8 +38,8 @@ class PredictionServiceTest : public ::testing::Test {
     auto store = store::OpenStore("sqlite:" + (dir_.path() / "results.db").string());
     ASSERT_TRUE(store) << store.error().ToString();
     registry_ = std::make_unique<metrics::Registry>();
-    auto service = PredictionService::Create(std::move(*predictor), std::move(*explainer), std::move(*store),
-                                             options, *registry_);
+    auto service = PredictionService::Create(std::move(*predictor), std::move(*explainer),
+                                             std::move(*store), options, *registry_);
     ASSERT_TRUE(service) << service.error().ToString();
     service_ = std::move(*service);
   }
@@ -56,7 +56,8 @@ TEST_F(PredictionServiceTest, PredictsAndStoresEverythingAboutTheUpload) {
   auto record = service_->Predict(bytes, "scans/chest 1.png");
   ASSERT_TRUE(record) << record.error().error.ToString();
   EXPECT_EQ(record->filename, "chest 1.png");
-  EXPECT_EQ(record->label, record->probability >= service_->card().threshold ? "PNEUMONIA" : "NORMAL");
+  EXPECT_EQ(record->label,
+            record->probability >= service_->card().threshold ? "PNEUMONIA" : "NORMAL");
   EXPECT_GT(record->probability, 0.0);
   EXPECT_LT(record->probability, 1.0);
   EXPECT_EQ(record->sha256.size(), 64u);
@@ -91,7 +92,9 @@ TEST_F(PredictionServiceTest, RefusesBadInputAndStoresNothing) {
   struct Case {
     const std::vector<std::uint8_t>* bytes;
     ErrorCode code;
-  } cases[] = {{&empty, ErrorCode::kEmptyInput}, {&text, ErrorCode::kUnsupportedFormat}, {&jpeg, ErrorCode::kCorruptInput}};
+  } cases[] = {{&empty, ErrorCode::kEmptyInput},
+               {&text, ErrorCode::kUnsupportedFormat},
+               {&jpeg, ErrorCode::kCorruptInput}};
   for (const auto& c : cases) {
     auto r = service_->Predict(*c.bytes, "bad");
     ASSERT_FALSE(r);
@@ -143,7 +146,8 @@ TEST_F(PredictionServiceTest, HeatmapIsAColourOverlayOfThePreviewAndIsCached) {
   auto again = service_->Heatmap(r->id);
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, *png);
-  EXPECT_NE(registry_->Render().find("pneumo_heatmap_duration_seconds_count 1\n"), std::string::npos)
+  EXPECT_NE(registry_->Render().find("pneumo_heatmap_duration_seconds_count 1\n"),
+            std::string::npos)
       << "the second request came from the cache";
   EXPECT_EQ(service_->Heatmap("01JD3F0Q5C2B6W9Y8K7T4R1M0N").error().code, ErrorCode::kNotFound);
 }

@@ -1,6 +1,7 @@
 #include "serving/preview.h"
 
 #include <gtest/gtest.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -49,7 +50,8 @@ TEST(Heatmap, ColoursOnlyWhereTheMapIsHigh) {
   cv::Mat overlay = OverlayHeatmap(preview, cam);
   ASSERT_EQ(overlay.type(), CV_8UC3);
   ASSERT_EQ(overlay.size(), preview.size());
-  const cv::Vec3b far = overlay.at<cv::Vec3b>(119, 0);  // bottom left: map is 0, radiograph untouched
+  const cv::Vec3b far =
+      overlay.at<cv::Vec3b>(119, 0);  // bottom left: map is 0, radiograph untouched
   EXPECT_EQ(far, cv::Vec3b(128, 128, 128));
   const cv::Vec3b hot = overlay.at<cv::Vec3b>(2, 97);
   EXPECT_GT(hot[2], hot[0] + 40) << "jet's high end is red (BGR order)";

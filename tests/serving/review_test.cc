@@ -1,6 +1,7 @@
 #include "serving/review.h"
 
 #include <gtest/gtest.h>
+
 #include <opencv2/core.hpp>
 
 namespace pneumo::serving {

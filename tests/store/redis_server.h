@@ -8,14 +8,13 @@
 //   ASSERT_EQ(redis.Start(), "");            // same port, same data
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <chrono>
 #include <cstring>
@@ -77,20 +76,31 @@ class RedisServer {
 
   int port() const { return port_; }
   std::string Url(const std::string& password, int db = 0) const {
-    return "redis://" + (password.empty() ? "" : ":" + password + "@") + "127.0.0.1:" +
-           std::to_string(port_) + "/" + std::to_string(db);
+    return "redis://" + (password.empty() ? "" : ":" + password + "@") +
+           "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
   }
 
  private:
   std::string TryStart() {
     const std::string port = std::to_string(port_);
     const std::string log = (dir_ / "redis.log").string();
-    std::vector<std::string> args = {kRedisServer,  "--port",        port,
-                                     "--bind",      "127.0.0.1",     "--dir",
-                                     dir_.path().string(), "--appendonly", "yes",
-                                     "--appendfsync", "always",      "--save",
-                                     "",            "--daemonize",   "no",
-                                     "--logfile",   log};
+    std::vector<std::string> args = {kRedisServer,
+                                     "--port",
+                                     port,
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_.path().string(),
+                                     "--appendonly",
+                                     "yes",
+                                     "--appendfsync",
+                                     "always",
+                                     "--save",
+                                     "",
+                                     "--daemonize",
+                                     "no",
+                                     "--logfile",
+                                     log};
     if (!password_.empty()) {
       args.push_back("--requirepass");
       args.push_back(password_);

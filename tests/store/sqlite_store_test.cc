@@ -15,7 +15,9 @@ struct SqliteBackend {
   static constexpr char kName[] = "Sqlite";
   pneumo::testing::TempDir dir;
   std::string Start() { return ""; }
-  Result<std::unique_ptr<ResultStore>> Open() { return OpenStore("sqlite:" + (dir / "results.db").string()); }
+  Result<std::unique_ptr<ResultStore>> Open() {
+    return OpenStore("sqlite:" + (dir / "results.db").string());
+  }
   std::string Restart() { return ""; }  // closing and reopening the file is the restart
 };
 

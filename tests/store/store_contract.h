@@ -45,7 +45,8 @@ inline PredictionRecord MakeRecord(std::string id, std::int64_t created_at_ms) {
   r.decode_ms = 3.25;
   r.queue_ms = 0;
   r.inference_ms = 41.0625;
-  r.details_json = R"({"review_reasons":["probability 0.61 is near the threshold"],"image":{"width":2}})";
+  r.details_json =
+      R"({"review_reasons":["probability 0.61 is near the threshold"],"image":{"width":2}})";
   r.preview_jpeg = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0xff, 0x00, '%', 's', 'b'};
   return r;
 }
@@ -139,8 +140,11 @@ TYPED_TEST_P(StoreContract, KeepsARecordWithAnEmptyPreview) {
 }
 
 TYPED_TEST_P(StoreContract, ListsNewestFirstWithTotal) {
-  for (const auto& [id, ms] : std::vector<std::pair<std::string, std::int64_t>>{
-           {"old", 1000}, {"newest-a", 3000}, {"middle", 2000}, {"newest-b", 3000}, {"oldest", 500}}) {
+  for (const auto& [id, ms] : std::vector<std::pair<std::string, std::int64_t>>{{"old", 1000},
+                                                                                {"newest-a", 3000},
+                                                                                {"middle", 2000},
+                                                                                {"newest-b", 3000},
+                                                                                {"oldest", 500}}) {
     ASSERT_NO_FATAL_FAILURE(this->Put(MakeRecord(id, ms)));
   }
   auto first = this->store_->List(1, 3);
@@ -156,7 +160,8 @@ TYPED_TEST_P(StoreContract, ListsNewestFirstWithTotal) {
 }
 
 TYPED_TEST_P(StoreContract, PagesBeyondTheEndAreEmpty) {
-  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(this->Put(MakeRecord("r" + std::to_string(i), i)));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_NO_FATAL_FAILURE(this->Put(MakeRecord("r" + std::to_string(i), i)));
   auto beyond = this->store_->List(2, 5);
   ASSERT_TRUE(beyond) << beyond.error().ToString();
   EXPECT_TRUE(beyond->items.empty());
@@ -223,7 +228,8 @@ TYPED_TEST_P(StoreContract, RejectsAnEmptyId) {
 }
 
 TYPED_TEST_P(StoreContract, SurvivesReopening) {
-  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(this->Put(MakeRecord("keep" + std::to_string(i), i)));
+  for (int i = 0; i < 3; ++i)
+    ASSERT_NO_FATAL_FAILURE(this->Put(MakeRecord("keep" + std::to_string(i), i)));
   this->store_.reset();
   const std::string problem = this->backend_.Restart();
   ASSERT_EQ(problem, "") << problem;

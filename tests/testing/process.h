@@ -1,18 +1,19 @@
 // Child processes and ports for integration tests that run real programs (pneumo, redis-server,
 // prometheus).
 //
-//   pneumo::testing::ChildProcess server({"/usr/bin/redis-server", "--port", std::to_string(port)});
-//   ASSERT_TRUE(server.running());
-//   ...                                  // the destructor sends SIGTERM, then SIGKILL, and reaps it
+//   pneumo::testing::ChildProcess server({"/usr/bin/redis-server", "--port",
+//   std::to_string(port)}); ASSERT_TRUE(server.running());
+//   ...                                  // the destructor sends SIGTERM, then SIGKILL, and reaps
+//   it
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>

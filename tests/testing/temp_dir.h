@@ -4,10 +4,10 @@
 //   WriteSomething(dir.path() / "x.png");
 #pragma once
 
-#include <filesystem>
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <string>
 
 namespace pneumo::testing {

@@ -60,7 +60,8 @@ TEST(Trainer, IsReproducibleWithAFixedSeed) {
   auto ra = Train(oa), rb = Train(ob);
   ASSERT_TRUE(ra && rb);
   EXPECT_DOUBLE_EQ(ra->epochs.back().train_loss, rb->epochs.back().train_loss);
-  EXPECT_EQ(model::LoadModelCard(oa.output_dir)->weights_sha256, model::LoadModelCard(ob.output_dir)->weights_sha256);
+  EXPECT_EQ(model::LoadModelCard(oa.output_dir)->weights_sha256,
+            model::LoadModelCard(ob.output_dir)->weights_sha256);
 }
 
 TEST(Trainer, ExplainsBadOptions) {
