@@ -121,7 +121,7 @@ TEST_F(CliTest, PredictWithAStoreKeepsEveryGoodFileWithItsPreview) {
   EXPECT_EQ(ids.size(), 40u);
   EXPECT_EQ(out[40]["error"]["code"], "unsupported_format");
 
-  // The store holds exactly those 40, each with a PNG preview (read back with the store library).
+  // The store holds exactly those 40, each with a JPEG preview (read back with the store library).
   auto opened = store::OpenStore(store);
   ASSERT_TRUE(opened) << opened.error().ToString();
   auto page = (*opened)->List(1, 100);
