@@ -87,9 +87,7 @@ Result<void> Recalibrate(const fs::path& model_path, const fs::path& data_dir, b
     files.push_back(image.path);
     labels.push_back(image.label);
   }
-  auto run = infer::EvaluateUnderStress(
-      **predictor, files, labels,
-      {.seed = card.training.value("split_seed", card.training.value("seed", 42ULL))});
+  auto run = infer::EvaluateUnderStress(**predictor, files, labels, {.seed = card.split.seed});
   if (!run) return std::unexpected(run.error());
   if (!run->failed.empty()) return std::unexpected(run->failed.front().second);
   std::vector<float> pooled;

@@ -16,18 +16,15 @@ namespace {
 // its stress calibration would mean nothing.
 Result<void> CheckCompatible(const model::ModelCard& first, const model::ModelCard& other,
                              const fs::path& where) {
-  auto same = [](const nlohmann::json& a, const nlohmann::json& b, const char* key) {
-    return a.value(key, nlohmann::json()) == b.value(key, nlohmann::json());
-  };
   if (other.input_size != first.input_size ||
       other.normalization.mode != first.normalization.mode ||
       other.normalization.equalization != first.normalization.equalization ||
       other.normalization.borders != first.normalization.borders)
     return Fail(ErrorCode::kInvalidArgument,
                 where.string() + " prepares its input differently from the first member");
-  if (!same(first.training, other.training, "split_seed") ||
-      first.training.value("data", nlohmann::json::object()).value("fingerprint_sha256", "") !=
-          other.training.value("data", nlohmann::json::object()).value("fingerprint_sha256", ""))
+  if (!first.split.recorded || !other.split.recorded || other.split.seed != first.split.seed ||
+      other.split.fraction != first.split.fraction ||
+      other.split.data_fingerprint != first.split.data_fingerprint)
     return Fail(ErrorCode::kInvalidArgument,
                 where.string() +
                     " was validated on other patients (split seed or data differ): its validation "

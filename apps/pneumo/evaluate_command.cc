@@ -98,7 +98,8 @@ void AddEvaluateCommand(CLI::App& app, int& exit_code) {
     if (args->stress) {
       auto run = infer::EvaluateUnderStress(
           **predictor, files, all_labels,
-          {.seed = card.training.value("split_seed", card.training.value("seed", 42ULL)),
+          // Seeded like the trainer's stress validation, so the figures can be compared.
+          {.seed = card.split.recorded ? card.split.seed : infer::StressOptions{}.seed,
            .batch_size = args->batch_size});
       if (!run) return fail(run.error());
       for (const auto& [file, error] : run->failed)

@@ -51,7 +51,7 @@ int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_p
   }
   std::vector<nlohmann::json> results(files.size());
   // Several files in flight at once, so the service's batcher has company to batch.
-  ParallelFor(0, files.size(), 8, [&](std::size_t i) {
+  auto done = ParallelFor(0, files.size(), 8, [&](std::size_t i) {
     auto bytes = ReadFileBytes(files[i], image::DecodeLimits{}.max_bytes);
     if (!bytes) {
       results[i] = FileErrorJson(files[i], bytes.error());
@@ -65,6 +65,10 @@ int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_p
     results[i] = http::PredictionJson(*record);
     results[i]["file"] = files[i].string();
   });
+  if (!done) {
+    std::fprintf(stderr, "pneumo predict: %s\n", done.error().ToString().c_str());
+    return 1;
+  }
   std::size_t failed = 0;
   if (!json)
     std::printf("%-10s %11s %9s  %-26s  %s\n", "LABEL", "PROBABILITY", "THRESHOLD", "ID", "FILE");

@@ -65,19 +65,28 @@ void BatchLoader::WorkerLoop(int epoch) {
       if (stopping_ || next_to_make_ >= total) return;
       index = next_to_make_++;
     }
-    Batch batch = MakeBatch(index, epoch);
-    {
+    try {
+      Batch batch = MakeBatch(index, epoch);
       std::lock_guard lock(mu_);
       ready_.emplace(index, std::move(batch));
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu_);
+      if (!failure_) {
+        failure_ = Error{ErrorCode::kInternal, "a data loader thread failed making batch " +
+                                                   std::to_string(index) + ": " + e.what()};
+      }
+      stopping_ = true;  // the other workers stop too
     }
     cv_.notify_all();
   }
 }
 
-std::optional<Batch> BatchLoader::Next() {
+Result<std::optional<Batch>> BatchLoader::Next() {
   std::unique_lock lock(mu_);
+  if (failure_) return std::unexpected(*failure_);
   if (workers_.empty() || next_to_return_ >= batches_per_epoch()) return std::nullopt;
-  cv_.wait(lock, [&] { return ready_.contains(next_to_return_); });
+  cv_.wait(lock, [&] { return failure_ || ready_.contains(next_to_return_); });
+  if (!ready_.contains(next_to_return_)) return std::unexpected(*failure_);
   auto node = ready_.extract(next_to_return_++);
   lock.unlock();
   cv_.notify_all();

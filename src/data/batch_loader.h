@@ -3,11 +3,17 @@
 //
 //   BatchLoader loader(cache, {.batch_size = 32, .shuffle = true, .augment = true, .seed = 42});
 //   loader.StartEpoch(epoch);
-//   while (auto batch = loader.Next()) train_step(batch->pixels, batch->labels);
+//   for (;;) {
+//     Result<std::optional<Batch>> next = loader.Next();
+//     if (!next) return std::unexpected(next.error());   // a worker failed making a batch
+//     if (!*next) break;                                  // the epoch is done
+//     train_step((*next)->pixels, (*next)->labels);
+//   }
 //
 // Batches come out in a fixed order and each sample's augmentation is seeded by (seed, epoch,
 // sample), so a run is reproducible whatever the thread timing. Next() and StartEpoch() must be
-// called from one thread; workers are internal.
+// called from one thread; workers are internal. An exception on a worker (OpenCV refusing an
+// image, memory running out) ends the epoch with an Error from Next(), never std::terminate.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
 #include "data/augment.h"
 #include "data/image_cache.h"
 #include "image/preprocess.h"
@@ -52,7 +59,9 @@ class BatchLoader {
   BatchLoader& operator=(const BatchLoader&) = delete;
 
   void StartEpoch(int epoch);
-  std::optional<Batch> Next();  // nullopt once the epoch's batches are exhausted
+  // nullopt once the epoch's batches are exhausted; kInternal when a worker failed (the epoch
+  // cannot go on: its batches come out in order).
+  Result<std::optional<Batch>> Next();
   std::size_t batches_per_epoch() const;
   int side() const;
 
@@ -71,6 +80,7 @@ class BatchLoader {
   std::size_t next_to_make_ = 0;        // GUARDED_BY(mu_)
   std::size_t next_to_return_ = 0;      // GUARDED_BY(mu_)
   bool stopping_ = false;               // GUARDED_BY(mu_)
+  std::optional<Error> failure_;        // GUARDED_BY(mu_): the first worker's exception
   std::vector<std::thread> workers_;
 };
 

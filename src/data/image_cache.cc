@@ -11,7 +11,7 @@ Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, in
                                      int threads, bool trim_borders) {
   std::vector<cv::Mat> decoded(images.size());
   std::vector<Error> errors(images.size(), Error{ErrorCode::kInternal, ""});
-  ParallelFor(0, images.size(), threads, [&](std::size_t i) {
+  auto done = ParallelFor(0, images.size(), threads, [&](std::size_t i) {
     auto gray = image::DecodeImageFile(images[i].path);
     if (gray) {
       decoded[i] = image::ResizeForModel(trim_borders ? image::TrimUniformBorders(*gray) : *gray,
@@ -20,6 +20,7 @@ Result<ImageCache> ImageCache::Build(const std::vector<LabeledImage>& images, in
       errors[i] = gray.error();
     }
   });
+  if (!done) return std::unexpected(done.error());
 
   ImageCache cache;
   cache.input_size_ = input_size;

@@ -36,4 +36,18 @@ Split SplitByPatient(const std::vector<LabeledImage>& images, double validation_
   return split;
 }
 
+Result<Split> RebuildSplit(const std::filesystem::path& dir, const SplitRecipe& recipe) {
+  auto images = ScanImageFolder(dir, "train");
+  if (!images) return std::unexpected(images.error());
+  auto fingerprint = FingerprintImages(*images);
+  if (!fingerprint) return std::unexpected(fingerprint.error());
+  if (*fingerprint != recipe.data_fingerprint) {
+    return Fail(ErrorCode::kInvalidArgument,
+                dir.string() +
+                    " is not the data this model was trained on (fingerprint differs), so its "
+                    "validation patients cannot be found again");
+  }
+  return SplitByPatient(*images, recipe.validation_fraction, recipe.seed);
+}
+
 }  // namespace pneumo::data

@@ -36,7 +36,7 @@ std::vector<FileOutcome> PredictFiles(model::Predictor& predictor,
   for (std::size_t begin = 0; begin < files.size(); begin += batch) {
     const std::size_t end = std::min(files.size(), begin + batch);
     std::vector<cv::Mat> prepared(end - begin);
-    ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
+    auto done = ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
       outcomes[i].file = files[i];
       auto gray = image::DecodeImageFile(files[i]);
       if (!gray) {
@@ -45,6 +45,11 @@ std::vector<FileOutcome> PredictFiles(model::Predictor& predictor,
         prepared[i - begin] = predictor.Prepare(*gray);
       }
     });
+    // A decoder that threw fails the files of this chunk it did not finish; the others go on.
+    for (std::size_t i = begin; !done && i < end; ++i) {
+      outcomes[i].file = files[i];
+      if (!outcomes[i].error && prepared[i - begin].empty()) outcomes[i].error = done.error();
+    }
     std::vector<cv::Mat> good;
     std::vector<std::size_t> where;
     for (std::size_t i = begin; i < end; ++i) {
@@ -77,10 +82,11 @@ Result<std::vector<std::vector<std::vector<float>>>> FileFeatures(
   for (std::size_t begin = 0; begin < files.size(); begin += batch) {
     const std::size_t end = std::min(files.size(), begin + batch);
     std::vector<cv::Mat> prepared(end - begin);
-    ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
+    auto done = ParallelFor(begin, end, options.decode_threads, [&](std::size_t i) {
       if (auto gray = image::DecodeImageFile(files[i]))
         prepared[i - begin] = predictor.Prepare(*gray);
     });
+    if (!done) return std::unexpected(done.error());
     std::vector<cv::Mat> good;
     for (std::size_t i = begin; i < end; ++i) {
       if (prepared[i - begin].empty()) continue;

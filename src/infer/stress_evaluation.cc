@@ -15,8 +15,10 @@ Result<StressRun> EvaluateUnderStress(model::Predictor& predictor,
   if (files.size() != labels.size())
     return Fail(ErrorCode::kInvalidArgument, "one label per file is needed");
   std::vector<Result<cv::Mat>> decoded(files.size(), Fail(ErrorCode::kInternal, "not decoded"));
-  ParallelFor(0, files.size(), options.threads,
-              [&](std::size_t i) { decoded[i] = image::DecodeImageFile(files[i]); });
+  auto decoding = ParallelFor(0, files.size(), options.threads, [&](std::size_t i) {
+    decoded[i] = image::DecodeImageFile(files[i]);
+  });
+  if (!decoding) return std::unexpected(decoding.error());
 
   StressRun run;
   std::vector<std::size_t> good;  // positions in `files`, which also seed the shifts
@@ -34,11 +36,12 @@ Result<StressRun> EvaluateUnderStress(model::Predictor& predictor,
   for (const data::StressCondition& condition : data::StressConditions()) {
     run.conditions.emplace_back(condition.name);
     std::vector<cv::Mat> prepared(good.size());
-    ParallelFor(0, good.size(), options.threads, [&](std::size_t k) {
+    auto shifting = ParallelFor(0, good.size(), options.threads, [&](std::size_t k) {
       const std::size_t i = good[k];
       prepared[k] = predictor.Prepare(
           data::ApplyStress(condition, *decoded[i], data::StressSeed(options.seed, i)));
     });
+    if (!shifting) return std::unexpected(shifting.error());
     std::vector<float> logits, scores;
     for (std::size_t begin = 0; begin < prepared.size(); begin += batch) {
       const std::span<const cv::Mat> chunk(prepared.data() + begin,

@@ -44,6 +44,14 @@ json ToJson(const ModelCard& card) {
                          {"training", m.training}});
     out["members"] = members;
   }
+  if (card.split.recorded) {
+    out["training"]["split_seed"] = card.split.seed;
+    out["training"]["options"]["validation_fraction"] = card.split.fraction;
+    out["training"]["data"]["fingerprint_sha256"] = card.split.data_fingerprint;
+    out["validation"]["split"] = {{"images", card.split.images},
+                                  {"patients", card.split.patients},
+                                  {"rule", "by patient, stratified by label, seeded"}};
+  }
   if (!card.ood.file.empty())
     out["ood"] = {{"file", card.ood.file},
                   {"sha256", card.ood.sha256},
@@ -53,8 +61,61 @@ json ToJson(const ModelCard& card) {
   return out;
 }
 
+namespace {
+
+// The fields a card must have, with their JSON types, so that a broken card is refused with the
+// field's name ("threshold must be a number") rather than the JSON library's words alone.
+enum class Kind { kString, kNumber, kObject };
+struct FieldRule {
+  const char* pointer;
+  Kind kind;
+  bool required;
+};
+constexpr FieldRule kFieldRules[] = {
+    {"/name", Kind::kString, true},
+    {"/version", Kind::kString, true},
+    {"/architecture", Kind::kString, true},
+    {"/input/size", Kind::kNumber, true},
+    {"/normalization/mode", Kind::kString, true},
+    {"/normalization/mean", Kind::kNumber, true},
+    {"/normalization/std", Kind::kNumber, true},
+    {"/temperature", Kind::kNumber, true},
+    {"/bias", Kind::kNumber, false},
+    {"/threshold", Kind::kNumber, true},
+    {"/ood/threshold", Kind::kNumber, false},
+    {"/validation", Kind::kObject, false},
+    {"/training", Kind::kObject, false},
+};
+
+Result<void> CheckFieldTypes(const json& j) {
+  if (!j.is_object()) return Fail(ErrorCode::kModelError, "model card: not a JSON object");
+  for (const FieldRule& rule : kFieldRules) {
+    const json::json_pointer pointer(rule.pointer);
+    const std::string name = std::string(rule.pointer).substr(1);
+    if (!j.contains(pointer)) {
+      if (rule.required) return Fail(ErrorCode::kModelError, "model card: " + name + " is missing");
+      continue;
+    }
+    const json& value = j.at(pointer);
+    const bool ok = rule.kind == Kind::kString   ? value.is_string()
+                    : rule.kind == Kind::kNumber ? value.is_number()
+                                                 : value.is_object();
+    if (!ok) {
+      const char* expected = rule.kind == Kind::kString   ? "a string"
+                             : rule.kind == Kind::kNumber ? "a number"
+                                                          : "an object";
+      return Fail(ErrorCode::kModelError,
+                  "model card: " + name + " must be " + expected + ", not " + value.dump());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<ModelCard> ModelCardFromJson(const json& j) {
   try {
+    if (auto checked = CheckFieldTypes(j); !checked) return std::unexpected(checked.error());
     ModelCard card;
     card.name = j.at("name").get<std::string>();
     card.version = j.at("version").get<std::string>();
@@ -104,6 +165,20 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
     card.validation = j.value("validation", json::object());
     card.training = j.value("training", json::object());
     card.intended_use = j.value("intended_use", json::object());
+    const json& t = card.training;
+    const bool has_seed = t.contains("split_seed") || t.contains("seed");
+    if (has_seed && t.contains("options") && t.at("options").contains("validation_fraction") &&
+        t.contains("data") && t.at("data").contains("fingerprint_sha256")) {
+      card.split.recorded = true;
+      // Cards before 2.0 split with the training seed; later ones record the split's own.
+      card.split.seed = t.contains("split_seed") ? t.at("split_seed").get<std::uint64_t>()
+                                                 : t.at("seed").get<std::uint64_t>();
+      card.split.fraction = t.at("options").at("validation_fraction").get<double>();
+      card.split.data_fingerprint = t.at("data").at("fingerprint_sha256").get<std::string>();
+      const json split = card.validation.value("split", json::object());
+      card.split.images = split.value("images", std::size_t{0});
+      card.split.patients = split.value("patients", std::size_t{0});
+    }
     if (card.input_size < 8 || card.input_size > 4096)
       return Fail(ErrorCode::kModelError, "model card: input.size out of range");
     if (!(card.temperature > 0))

@@ -8,6 +8,8 @@
 // Plain data; thread-safe to read.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,6 +46,19 @@ struct OodCheck {
   nlohmann::json fit;    // images, percentile, shrinkage, rates measured when fitted
 };
 
+// The validation split a model was chosen and calibrated on, so that it can be carved again from
+// the same folder (data::RebuildSplit) by evaluate and calibrate. In card.json it lives where the
+// trainer always wrote it: training.split_seed (training.seed on cards before 2.0),
+// training.options.validation_fraction, training.data.fingerprint_sha256, validation.split.
+struct ValidationSplit {
+  bool recorded = false;         // false: the card does not say (then nothing else is set)
+  std::uint64_t seed = 0;        // data::SplitByPatient's seed
+  double fraction = 0;           // of the patients
+  std::string data_fingerprint;  // data::FingerprintImages of the folder it was carved from
+  std::size_t images = 0;        // in the validation split
+  std::size_t patients = 0;
+};
+
 struct ModelCard {
   std::string name = "pneumo";    // shown to users
   std::string version = "0.0.0";  // of this model, bumped at each release
@@ -57,6 +72,7 @@ struct ModelCard {
   std::string weights_sha256;        // of weights.pt, checked on load (single model)
   std::vector<ModelMember> members;  // an ensemble's networks; empty for a single model
   OodCheck ood;
+  ValidationSplit split;
   nlohmann::json validation;    // metrics on the validation split
   nlohmann::json training;      // data fingerprint, seed, options, command, date, timings
   nlohmann::json intended_use;  // use and limits, in words

@@ -71,18 +71,21 @@ struct PredictionService::Metrics {
         review(r.AddCounter("pneumo_predictions_review_total",
                             "Predictions flagged for human review")),
         rejected(r.AddCounter("pneumo_inputs_rejected_total",
-                              "Uploads refused as unreadable or unsafe")) {
+                              "Uploads refused as unreadable or unsafe")),
+        pneumonia(r.AddCounter("pneumo_predictions_total", "Predictions stored, by label",
+                               {{"label", "PNEUMONIA"}})),
+        normal(r.AddCounter("pneumo_predictions_total", "Predictions stored, by label",
+                            {{"label", "NORMAL"}})) {
     ModelInfo(card).Set(1);
-    for (const char* label : {"PNEUMONIA", "NORMAL"}) Predictions(label);  // present from the start
   }
   metrics::Gauge& ModelInfo(const model::ModelCard& card) {
     return registry.AddGauge(
         "pneumo_model_info", "The model being served (1; 0 for models replaced since start)",
         {{"name", card.name}, {"version", card.version}, {"architecture", card.architecture}});
   }
+  // Registered at start-up (so both series exist from the start): no registry lock per request.
   metrics::Counter& Predictions(const std::string& label) {
-    return registry.AddCounter("pneumo_predictions_total", "Predictions stored, by label",
-                               {{"label", label}});
+    return label == "PNEUMONIA" ? pneumonia : normal;
   }
   metrics::Registry& registry;
   metrics::Histogram& decode;
@@ -94,6 +97,8 @@ struct PredictionService::Metrics {
   metrics::Counter& ood;
   metrics::Counter& review;
   metrics::Counter& rejected;
+  metrics::Counter& pneumonia;
+  metrics::Counter& normal;
 };
 
 std::string CleanFilename(std::string_view name, image::ImageFormat format) {

@@ -88,21 +88,26 @@ struct Evaluation {
   double loss = 0;
 };
 
-Evaluation Evaluate(model::Network& net, data::BatchLoader& loader, const torch::Device& device) {
+Result<Evaluation> Evaluate(model::Network& net, data::BatchLoader& loader,
+                            const torch::Device& device) {
   torch::NoGradGuard no_grad;
   net.eval();
   Evaluation out;
   loader.StartEpoch(0);
   double loss_sum = 0;
-  while (auto batch = loader.Next()) {
-    auto logits = net.forward(ToTensor(*batch, device)).cpu();
-    std::vector<float> labels_f(batch->labels.begin(), batch->labels.end());
+  for (;;) {
+    auto next = loader.Next();
+    if (!next) return std::unexpected(next.error());
+    if (!*next) break;
+    const data::Batch& batch = **next;
+    auto logits = net.forward(ToTensor(batch, device)).cpu();
+    std::vector<float> labels_f(batch.labels.begin(), batch.labels.end());
     auto target = torch::tensor(labels_f);
     loss_sum += torch::binary_cross_entropy_with_logits(logits, target, {}, {}, at::Reduction::Sum)
                     .item<double>();
     out.logits.insert(out.logits.end(), logits.data_ptr<float>(),
                       logits.data_ptr<float>() + logits.numel());
-    out.labels.insert(out.labels.end(), batch->labels.begin(), batch->labels.end());
+    out.labels.insert(out.labels.end(), batch.labels.begin(), batch.labels.end());
   }
   out.loss = out.logits.empty() ? 0 : loss_sum / static_cast<double>(out.logits.size());
   return out;
@@ -179,7 +184,7 @@ class WeightAverage {
   void Update() {
     ++steps_;
     // Short memory at first, so the average is not dominated by the random initial weights.
-    Copy(1.0 - std::min(decay_, (1.0 + steps_) / (10.0 + steps_)));
+    Copy(1.0 - std::min(decay_, (1.0 + steps_) / (kWarmupSteps + steps_)));
   }
 
  private:
@@ -196,6 +201,8 @@ class WeightAverage {
         dst_b[i].copy_(src_b[i]);
     }
   }
+  // The decay grows as (1 + t) / (kWarmupSteps + t) until it reaches decay_.
+  static constexpr double kWarmupSteps = 10.0;
   model::Network& net_;
   model::Network& average_;
   double decay_;
@@ -231,20 +238,25 @@ struct TrainMetrics {
 
 // AUC differences below this (a few validation images) are ties.
 constexpr double kAucTie = 5e-4;
+// The learning rate ends the cosine schedule at this fraction of its peak.
+constexpr double kFinalLearningRateFraction = 0.01;
+// Warm-up starts this far into the first epoch, so that the first step's rate is not zero.
+constexpr double kWarmupStart = 1e-3;
+// Evaluation needs no gradients: bigger batches than training's are cheap.
+constexpr int kEvaluationBatchSize = 64;
 
 double ScheduledLearningRate(const TrainOptions& o, double epoch_progress) {
-  // epoch_progress in [0, epochs): linear warm-up, then cosine to 1% of peak.
+  // epoch_progress in [0, epochs): linear warm-up, then cosine to kFinalLearningRateFraction.
   if (epoch_progress < o.warmup_epochs)
-    return o.learning_rate * (epoch_progress + 1e-3) / o.warmup_epochs;
+    return o.learning_rate * (epoch_progress + kWarmupStart) / o.warmup_epochs;
   const double span = std::max(1e-9, static_cast<double>(o.epochs - o.warmup_epochs));
   const double t = std::clamp((epoch_progress - o.warmup_epochs) / span, 0.0, 1.0);
-  return o.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + std::cos(std::numbers::pi * t)));
+  const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * t));
+  return o.learning_rate *
+         (kFinalLearningRateFraction + (1.0 - kFinalLearningRateFraction) * cosine);
 }
 
-}  // namespace
-
-Result<TrainReport> Train(const TrainOptions& options) {
-  const auto started = Clock::now();
+Result<void> CheckOptions(const TrainOptions& options) {
   if (options.epochs < 1 || options.batch_size < 2 || options.input_size < 16)
     return Fail(ErrorCode::kInvalidArgument,
                 "epochs must be >= 1, batch size >= 2, input size >= 16");
@@ -258,30 +270,48 @@ Result<TrainReport> Train(const TrainOptions& options) {
     return Fail(ErrorCode::kInvalidArgument,
                 "--device cuda: no CUDA device, or this LibTorch is a CPU-only build (Debian's "
                 "libtorch is)");
-  const torch::Device device =
-      options.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  torch::manual_seed(options.seed);  // before the network exists: its initial weights are drawn
-  auto network = model::MakeNetwork(options.architecture);
-  if (!network) return std::unexpected(network.error());
-  model::Network& net = **network;
-  net.to(device);
-  // The averaged copy is what gets evaluated, checkpointed and exported.
+  return {};
+}
+
+// The network being trained and its weight average, which is what gets evaluated, checkpointed
+// and exported (the network itself when averaging is off).
+struct Networks {
+  std::shared_ptr<model::Network> trained;
   std::shared_ptr<model::Network> average;
   std::unique_ptr<WeightAverage> averager;
+  model::Network& evaluated() { return average ? *average : *trained; }
+};
+
+Result<Networks> BuildNetworks(const TrainOptions& options, const torch::Device& device) {
+  torch::manual_seed(options.seed);  // before the network exists: its initial weights are drawn
+  Networks out;
+  auto network = model::MakeNetwork(options.architecture);
+  if (!network) return std::unexpected(network.error());
+  out.trained = std::move(*network);
+  out.trained->to(device);
   if (options.ema_decay > 0) {
     auto made = model::MakeNetwork(options.architecture);
     if (!made) return std::unexpected(made.error());
-    average = std::move(*made);
-    average->to(device);
-    averager = std::make_unique<WeightAverage>(net, *average, options.ema_decay);
+    out.average = std::move(*made);
+    out.average->to(device);
+    out.averager = std::make_unique<WeightAverage>(*out.trained, *out.average, options.ema_decay);
   }
-  model::Network& eval_net = average ? *average : net;
+  return out;
+}
 
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
+// Everything the epochs need from the folder: the split, the decoded images, the normalisation
+// measured on the training images, the stress sample and the class weights.
+struct PreparedData {
+  std::size_t images = 0;  // scanned (after --max-images)
+  std::string fingerprint;
+  data::ImageCache train, validation;
+  StressSet stress_sample;
+  image::Normalization normalization;
+  int cache_side = 0;
+  double positive_weight = 1, negative_weight = 1;
+};
 
+Result<PreparedData> PrepareData(const TrainOptions& options, int threads, TrainReport& report) {
   auto scanned = data::ScanImageFolder(options.data_dir, "train");
   if (!scanned) return std::unexpected(scanned.error());
   std::vector<data::LabeledImage> all = std::move(*scanned);
@@ -297,8 +327,6 @@ Result<TrainReport> Train(const TrainOptions& options) {
       data::SplitByPatient(all, options.validation_fraction, options.split_seed);
   if (split.train.empty() || split.validation.empty())
     return Fail(ErrorCode::kInvalidArgument, "too few patients to carve a validation split");
-
-  TrainReport report;
   report.train_images = split.train.size();
   report.validation_images = split.validation.size();
   report.train_patients = CountPatients(split.train);
@@ -321,165 +349,155 @@ Result<TrainReport> Train(const TrainOptions& options) {
   spdlog::info("event=cache_built seconds={:.1f} skipped={}", Seconds(decode_started),
                train_cache->skipped() + val_cache->skipped());
 
-  const image::Normalization normalization =
+  PreparedData out;
+  out.images = all.size();
+  out.fingerprint = std::move(*fingerprint);
+  out.cache_side = cache_side;
+  out.normalization =
       MeasureNormalization(*train_cache, options.normalization, options.equalization,
                            options.borders, options.input_size);
-  const StressSet stress_sample =
+  out.stress_sample =
       BuildStressSample(*val_cache, std::max(0, options.stress_per_image), options.split_seed);
   std::size_t positives = 0;
   for (int y : train_cache->labels()) positives += static_cast<std::size_t>(y);
   const double n = static_cast<double>(train_cache->size());
-  const double positive_weight =
-      options.class_weighting ? n / (2.0 * std::max<double>(1, positives)) : 1.0;
-  const double negative_weight =
-      options.class_weighting ? n / (2.0 * std::max<double>(1, n - positives)) : 1.0;
-
-  data::BatchLoader train_loader(*train_cache, {.batch_size = options.batch_size,
-                                                .shuffle = true,
-                                                .augment = true,
-                                                .augment_options = options.augment,
-                                                .normalization = normalization,
-                                                .output_side = options.input_size,
-                                                .workers = options.loader_workers,
-                                                .seed = options.seed});
-  const data::BatchLoaderOptions eval_options{.batch_size = 64,
-                                              .shuffle = false,
-                                              .augment = false,
-                                              .normalization = normalization,
-                                              .output_side = options.input_size,
-                                              .workers = 1,
-                                              .seed = options.seed};
-  data::BatchLoader val_loader(*val_cache, eval_options);
-  data::BatchLoader stress_loader(stress_sample.images, eval_options);
-
-  metrics::Registry registry;
-  TrainMetrics gauges(registry);
-  std::unique_ptr<metrics::Exporter> exporter;
-  if (options.metrics_port >= 0) {
-    auto started_exporter =
-        metrics::Exporter::Start(registry, options.metrics_host, options.metrics_port);
-    if (!started_exporter) return std::unexpected(started_exporter.error());
-    exporter = std::move(*started_exporter);
-    spdlog::info("event=metrics_listening port={}", exporter->port());
+  if (options.class_weighting) {
+    out.positive_weight = n / (2.0 * std::max<double>(1, positives));
+    out.negative_weight = n / (2.0 * std::max<double>(1, n - positives));
   }
+  out.train = std::move(*train_cache);
+  out.validation = std::move(*val_cache);
+  return out;
+}
 
-  torch::optim::AdamW optimizer(
-      {torch::optim::OptimizerParamGroup(
-           model::DecayedParameters(net),
-           std::make_unique<torch::optim::AdamWOptions>(options.learning_rate)),
-       torch::optim::OptimizerParamGroup(
-           model::UndecayedParameters(net),
-           std::make_unique<torch::optim::AdamWOptions>(options.learning_rate))},
+// AdamW with weight decay on the weights only (not on biases and normalisation parameters).
+std::unique_ptr<torch::optim::AdamW> BuildOptimizer(model::Network& net,
+                                                    const TrainOptions& options) {
+  auto optimizer = std::make_unique<torch::optim::AdamW>(
+      std::vector<torch::optim::OptimizerParamGroup>{
+          torch::optim::OptimizerParamGroup(
+              model::DecayedParameters(net),
+              std::make_unique<torch::optim::AdamWOptions>(options.learning_rate)),
+          torch::optim::OptimizerParamGroup(
+              model::UndecayedParameters(net),
+              std::make_unique<torch::optim::AdamWOptions>(options.learning_rate))},
       torch::optim::AdamWOptions(options.learning_rate));
-  static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options())
+  static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[0].options())
       .weight_decay(options.weight_decay);
-  static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[1].options()).weight_decay(0.0);
+  static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[1].options())
+      .weight_decay(0.0);
+  return optimizer;
+}
 
-  std::error_code ec;
-  fs::create_directories(options.output_dir, ec);
-  if (ec)
-    return Fail(ErrorCode::kIoError,
-                "cannot create " + options.output_dir.string() + ": " + ec.message());
-  const std::string best_path = (options.output_dir / model::kWeightsFile).string();
+struct EpochTotals {
+  double loss = 0;  // mean training loss
+  std::size_t images = 0;
+  double learning_rate = 0;  // at the last step
+};
 
-  double best_auc = -1, best_loss = 1e300;
-  int epochs_without_gain = 0;
-  const std::size_t steps_per_epoch = train_loader.batches_per_epoch();
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
-    const auto epoch_started = Clock::now();
-    net.train();
-    train_loader.StartEpoch(epoch);
-    ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options.epochs),
-                    steps_per_epoch, options.progress);
-    gauges.epoch.Set(epoch + 1);
-    double loss_sum = 0;
-    std::size_t seen = 0, step = 0;
-    double lr = 0;
-    while (auto batch = train_loader.Next()) {
-      lr = ScheduledLearningRate(options, epoch + static_cast<double>(step) / steps_per_epoch);
-      for (auto& group : optimizer.param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      std::vector<float> targets(batch->labels.begin(), batch->labels.end());
-      std::vector<float> weights;
-      for (int y : batch->labels)
-        weights.push_back(static_cast<float>(y ? positive_weight : negative_weight));
-      auto logits = net.forward(ToTensor(*batch, device));
-      auto loss = torch::binary_cross_entropy_with_logits(logits, torch::tensor(targets).to(device),
-                                                          torch::tensor(weights).to(device));
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      if (averager) averager->Update();
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value))
-        return Fail(ErrorCode::kInternal, "training diverged (loss is not finite); lower --lr");
-      loss_sum += loss_value * batch->size;
-      seen += static_cast<std::size_t>(batch->size);
-      ++step;
-      const double ips = static_cast<double>(seen) / Seconds(epoch_started);
-      gauges.steps.Increment();
-      gauges.images.Increment(batch->size);
-      gauges.loss.Set(loss_value);
-      gauges.learning_rate.Set(lr);
-      gauges.images_per_second.Set(ips);
-      bar.Update(step, {{"loss", loss_sum / static_cast<double>(seen)}, {"lr", lr}}, ips);
-    }
-    bar.Finish();
-    const double train_seconds = Seconds(epoch_started);
-    Evaluation val = Evaluate(eval_net, val_loader, device);
-    const double auc = eval::RocAuc(val.logits, val.labels);
-    const Evaluation stressed = Evaluate(eval_net, stress_loader, device);
-    const double stress_auc = MeanConditionAuc(stressed, stress_sample.condition);
-    std::vector<float> probs = eval::ApplyTemperature(val.logits, 1.0);
-    const auto at_half = eval::ComputeMetrics(probs, val.labels, 0.5);
-    EpochReport er{epoch + 1,
-                   loss_sum / std::max<double>(1, seen),
-                   val.loss,
-                   auc,
-                   stress_auc,
-                   lr,
-                   static_cast<double>(seen) / train_seconds,
-                   Seconds(epoch_started)};
-    report.epochs.push_back(er);
-    gauges.val_auc.Set(auc);
-    gauges.val_loss.Set(val.loss);
-    gauges.val_accuracy.Set(at_half.accuracy);
-    // Checkpoint on the stress sample's mean AUC over conditions: what holds up under shift.
-    // Near-equal AUCs (within kAucTie, a few images) are decided by the stress sample's loss.
-    const bool better = stress_auc > best_auc + kAucTie ||
-                        (stress_auc > best_auc - kAucTie && stressed.loss < best_loss);
-    spdlog::info(
-        "event=epoch epoch={} train_loss={:.4f} val_loss={:.4f} val_auc={:.4f} stress_auc={:.4f} "
-        "stress_loss={:.4f} val_acc@0.5={:.4f} images_per_second={:.1f} seconds={:.0f}{}",
-        er.epoch, er.train_loss, er.validation_loss, auc, stress_auc, stressed.loss,
-        at_half.accuracy, er.images_per_second, er.seconds, better ? " checkpoint=saved" : "");
-    if (better) {
-      if (stress_auc > best_auc + kAucTie)
-        epochs_without_gain = 0;
-      else
-        ++epochs_without_gain;
-      best_auc = std::max(best_auc, stress_auc);
-      best_loss = stressed.loss;
-      report.best_epoch = epoch + 1;
-      gauges.best_auc.Set(best_auc);
-      if (auto saved = model::SaveWeights(eval_net, best_path); !saved)
-        return std::unexpected(saved.error());
-    } else if (++epochs_without_gain >= options.patience) {
-      spdlog::info("event=early_stop epoch={} best_epoch={}", epoch + 1, report.best_epoch);
-      break;
-    }
+// One pass over the training images: forward, weighted loss, backward, step, weight average.
+Result<EpochTotals> RunEpoch(int epoch, const TrainOptions& options, Networks& nets,
+                             torch::optim::AdamW& optimizer, data::BatchLoader& loader,
+                             const PreparedData& inputs, const torch::Device& device,
+                             TrainMetrics& gauges) {
+  const auto started = Clock::now();
+  nets.trained->train();
+  loader.StartEpoch(epoch);
+  const std::size_t steps_per_epoch = loader.batches_per_epoch();
+  ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options.epochs),
+                  steps_per_epoch, options.progress);
+  gauges.epoch.Set(epoch + 1);
+  double loss_sum = 0;
+  std::size_t step = 0;
+  EpochTotals totals;
+  for (;;) {
+    auto next = loader.Next();
+    if (!next) return std::unexpected(next.error());
+    if (!*next) break;
+    const data::Batch& batch = **next;
+    totals.learning_rate =
+        ScheduledLearningRate(options, epoch + static_cast<double>(step) / steps_per_epoch);
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(totals.learning_rate);
+    std::vector<float> targets(batch.labels.begin(), batch.labels.end());
+    std::vector<float> weights;
+    for (int y : batch.labels)
+      weights.push_back(static_cast<float>(y ? inputs.positive_weight : inputs.negative_weight));
+    auto logits = nets.trained->forward(ToTensor(batch, device));
+    auto loss = torch::binary_cross_entropy_with_logits(logits, torch::tensor(targets).to(device),
+                                                        torch::tensor(weights).to(device));
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    if (nets.averager) nets.averager->Update();
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value))
+      return Fail(ErrorCode::kInternal, "training diverged (loss is not finite); lower --lr");
+    loss_sum += loss_value * batch.size;
+    totals.images += static_cast<std::size_t>(batch.size);
+    ++step;
+    const double ips = static_cast<double>(totals.images) / Seconds(started);
+    gauges.steps.Increment();
+    gauges.images.Increment(batch.size);
+    gauges.loss.Set(loss_value);
+    gauges.learning_rate.Set(totals.learning_rate);
+    gauges.images_per_second.Set(ips);
+    bar.Update(
+        step,
+        {{"loss", loss_sum / static_cast<double>(totals.images)}, {"lr", totals.learning_rate}},
+        ips);
   }
+  bar.Finish();
+  totals.loss = loss_sum / std::max<double>(1, static_cast<double>(totals.images));
+  return totals;
+}
 
-  // Calibrate the best checkpoint on the whole stress validation: every condition, pooled.
-  if (auto loaded = model::LoadWeights(eval_net, best_path); !loaded)
-    return std::unexpected(loaded.error());
-  eval_net.to(device);  // weights load onto the CPU
+// Which epoch's weights to keep: the best mean AUC over the stress sample's conditions (what
+// holds up under shift); AUCs within kAucTie of the best are decided by the sample's loss. Stops
+// after `patience` epochs without a clear gain.
+class CheckpointRule {
+ public:
+  explicit CheckpointRule(int patience) : patience_(patience) {}
+  enum class Verdict { kSave, kKeepGoing, kStop };
+
+  Verdict Judge(double stress_auc, double stress_loss) {
+    const bool clearly_better = stress_auc > best_auc_ + kAucTie;
+    const bool better =
+        clearly_better || (stress_auc > best_auc_ - kAucTie && stress_loss < best_loss_);
+    if (better) {
+      epochs_without_gain_ = clearly_better ? 0 : epochs_without_gain_ + 1;
+      best_auc_ = std::max(best_auc_, stress_auc);
+      best_loss_ = stress_loss;
+      return Verdict::kSave;
+    }
+    return ++epochs_without_gain_ >= patience_ ? Verdict::kStop : Verdict::kKeepGoing;
+  }
+  double best_auc() const { return best_auc_; }
+
+  static constexpr const char* kDescription =
+      "mean over stress conditions of the AUC on a stress sample (each validation image clean and "
+      "under stress_per_image rotating conditions); ties within 0.0005 broken by the sample's loss";
+
+ private:
+  const int patience_;
+  double best_auc_ = -1, best_loss_ = 1e300;
+  int epochs_without_gain_ = 0;
+};
+
+// Calibrates the kept checkpoint on the whole stress validation (every condition, pooled), then
+// measures it under each condition at the chosen threshold.
+Result<eval::ThresholdChoice> CalibrateOnStress(model::Network& net, const PreparedData& inputs,
+                                                const data::BatchLoaderOptions& eval_options,
+                                                const TrainOptions& options,
+                                                const torch::Device& device, TrainReport& report) {
   std::vector<Evaluation> per_condition;
   Evaluation pooled;
   for (std::size_t c = 0; c < data::StressConditions().size(); ++c) {
-    const data::ImageCache shifted = BuildCondition(*val_cache, c, options.split_seed);
+    const data::ImageCache shifted = BuildCondition(inputs.validation, c, options.split_seed);
     data::BatchLoader loader(shifted, eval_options);
-    per_condition.push_back(Evaluate(eval_net, loader, device));
+    auto evaluated = Evaluate(net, loader, device);
+    if (!evaluated) return std::unexpected(evaluated.error());
+    per_condition.push_back(std::move(*evaluated));
     pooled.logits.insert(pooled.logits.end(), per_condition.back().logits.begin(),
                          per_condition.back().logits.end());
     pooled.labels.insert(pooled.labels.end(), per_condition.back().labels.begin(),
@@ -501,30 +519,38 @@ Result<TrainReport> Train(const TrainOptions& options) {
   }
   report.validation = rows.front().metrics;  // "clean"
   report.stress = eval::SummarizeStress(std::move(rows));
+  return choice;
+}
 
-  auto weight_bytes = ReadFileBytes(best_path, std::numeric_limits<std::size_t>::max());
-  if (!weight_bytes) return std::unexpected(weight_bytes.error());
-
+// The card: how the model was made (data, split, options, augmentation, history, versions),
+// its calibration and threshold, and its validation figures.
+model::ModelCard BuildCard(const TrainOptions& options, const TrainReport& report,
+                           const PreparedData& inputs, const eval::ThresholdChoice& choice,
+                           const std::string& weights_sha256, int threads,
+                           Clock::time_point started) {
   model::ModelCard card;
   card.name = options.model_name;
   card.version = options.model_version;
   card.architecture = options.architecture;
   card.input_size = options.input_size;
-  card.normalization = normalization;
+  card.normalization = inputs.normalization;
   card.temperature = report.temperature;
   card.bias = report.bias;
   card.threshold = report.threshold;
   card.threshold_rule = choice.rule;
-  card.weights_sha256 = Sha256Hex(*weight_bytes);
+  card.weights_sha256 = weights_sha256;
   card.validation = eval::ToJson(report.validation);
   card.validation["stress"] = eval::ToJson(report.stress);
   card.validation["stress"]["rule"] =
       "every validation image under each of data/stress.h's conditions (seeded by the split seed); "
       "the "
       "calibration and threshold are fitted on all conditions pooled";
-  card.validation["split"] = {{"images", report.validation_images},
-                              {"patients", report.validation_patients},
-                              {"rule", "by patient, stratified by label, seeded"}};
+  card.split = {.recorded = true,
+                .seed = options.split_seed,
+                .fraction = options.validation_fraction,
+                .data_fingerprint = inputs.fingerprint,
+                .images = report.validation_images,
+                .patients = report.validation_patients};
   json epochs = json::array();
   for (const auto& e : report.epochs)
     epochs.push_back({{"epoch", e.epoch},
@@ -539,12 +565,10 @@ Result<TrainReport> Train(const TrainOptions& options) {
   card.training = {
       {"data",
        {{"directory", options.data_dir.filename().string()},
-        {"images", all.size()},
-        {"fingerprint_sha256", *fingerprint},
+        {"images", inputs.images},
         {"train_images", report.train_images},
         {"train_patients", report.train_patients}}},
       {"seed", options.seed},
-      {"split_seed", options.split_seed},
       {"epochs_run", report.epochs.size()},
       {"best_epoch", report.best_epoch},
       {"options",
@@ -556,17 +580,13 @@ Result<TrainReport> Train(const TrainOptions& options) {
         {"schedule", "linear warm-up then cosine to 1%"},
         {"warmup_epochs", options.warmup_epochs},
         {"patience", options.patience},
-        {"validation_fraction", options.validation_fraction},
         {"class_weighting", options.class_weighting},
-        {"positive_weight", positive_weight},
-        {"cache_side", cache_side},
+        {"positive_weight", inputs.positive_weight},
+        {"cache_side", inputs.cache_side},
         {"ema_decay", options.ema_decay},
         {"stress_per_image", options.stress_per_image},
-        {"checkpoint_rule",
-         "mean over stress conditions of the AUC on a stress sample (each validation "
-         "image clean and under stress_per_image rotating conditions); ties within "
-         "0.0005 broken by the sample's loss"},
-        {"negative_weight", negative_weight},
+        {"checkpoint_rule", CheckpointRule::kDescription},
+        {"negative_weight", inputs.negative_weight},
         {"threads", threads},
         {"device", options.device}}},
       {"augmentation",
@@ -602,6 +622,120 @@ Result<TrainReport> Train(const TrainOptions& options) {
        "Not a diagnosis. Not validated on adults, lateral views, other hospitals or devices; does "
        "not "
        "distinguish bacterial from viral pneumonia or detect other findings."}};
+  return card;
+}
+
+}  // namespace
+
+Result<TrainReport> Train(const TrainOptions& options) {
+  const auto started = Clock::now();
+  if (auto valid = CheckOptions(options); !valid) return std::unexpected(valid.error());
+  const torch::Device device =
+      options.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  auto nets = BuildNetworks(options, device);
+  if (!nets) return std::unexpected(nets.error());
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+
+  TrainReport report;
+  auto prepared = PrepareData(options, threads, report);
+  if (!prepared) return std::unexpected(prepared.error());
+  const PreparedData& inputs = *prepared;
+
+  data::BatchLoader train_loader(inputs.train, {.batch_size = options.batch_size,
+                                                .shuffle = true,
+                                                .augment = true,
+                                                .augment_options = options.augment,
+                                                .normalization = inputs.normalization,
+                                                .output_side = options.input_size,
+                                                .workers = options.loader_workers,
+                                                .seed = options.seed});
+  const data::BatchLoaderOptions eval_options{.batch_size = kEvaluationBatchSize,
+                                              .shuffle = false,
+                                              .augment = false,
+                                              .normalization = inputs.normalization,
+                                              .output_side = options.input_size,
+                                              .workers = 1,
+                                              .seed = options.seed};
+  data::BatchLoader val_loader(inputs.validation, eval_options);
+  data::BatchLoader stress_loader(inputs.stress_sample.images, eval_options);
+
+  metrics::Registry registry;
+  TrainMetrics gauges(registry);
+  std::unique_ptr<metrics::Exporter> exporter;
+  if (options.metrics_port >= 0) {
+    auto started_exporter =
+        metrics::Exporter::Start(registry, options.metrics_host, options.metrics_port);
+    if (!started_exporter) return std::unexpected(started_exporter.error());
+    exporter = std::move(*started_exporter);
+    spdlog::info("event=metrics_listening port={}", exporter->port());
+  }
+  const auto optimizer = BuildOptimizer(*nets->trained, options);
+
+  std::error_code ec;
+  fs::create_directories(options.output_dir, ec);
+  if (ec)
+    return Fail(ErrorCode::kIoError,
+                "cannot create " + options.output_dir.string() + ": " + ec.message());
+  const std::string best_path = (options.output_dir / model::kWeightsFile).string();
+
+  model::Network& eval_net = nets->evaluated();
+  CheckpointRule checkpoints(options.patience);
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    const auto epoch_started = Clock::now();
+    auto totals = RunEpoch(epoch, options, *nets, *optimizer, train_loader, inputs, device, gauges);
+    if (!totals) return std::unexpected(totals.error());
+    const double train_seconds = Seconds(epoch_started);
+    auto val = Evaluate(eval_net, val_loader, device);
+    if (!val) return std::unexpected(val.error());
+    auto stressed = Evaluate(eval_net, stress_loader, device);
+    if (!stressed) return std::unexpected(stressed.error());
+    const double auc = eval::RocAuc(val->logits, val->labels);
+    const double stress_auc = MeanConditionAuc(*stressed, inputs.stress_sample.condition);
+    const auto at_half =
+        eval::ComputeMetrics(eval::ApplyTemperature(val->logits, 1.0), val->labels, 0.5);
+    const EpochReport er{epoch + 1,
+                         totals->loss,
+                         val->loss,
+                         auc,
+                         stress_auc,
+                         totals->learning_rate,
+                         static_cast<double>(totals->images) / train_seconds,
+                         Seconds(epoch_started)};
+    report.epochs.push_back(er);
+    gauges.val_auc.Set(auc);
+    gauges.val_loss.Set(val->loss);
+    gauges.val_accuracy.Set(at_half.accuracy);
+    const auto verdict = checkpoints.Judge(stress_auc, stressed->loss);
+    const bool save = verdict == CheckpointRule::Verdict::kSave;
+    spdlog::info(
+        "event=epoch epoch={} train_loss={:.4f} val_loss={:.4f} val_auc={:.4f} stress_auc={:.4f} "
+        "stress_loss={:.4f} val_acc@0.5={:.4f} images_per_second={:.1f} seconds={:.0f}{}",
+        er.epoch, er.train_loss, er.validation_loss, auc, stress_auc, stressed->loss,
+        at_half.accuracy, er.images_per_second, er.seconds, save ? " checkpoint=saved" : "");
+    if (save) {
+      report.best_epoch = epoch + 1;
+      gauges.best_auc.Set(checkpoints.best_auc());
+      if (auto saved = model::SaveWeights(eval_net, best_path); !saved)
+        return std::unexpected(saved.error());
+    } else if (verdict == CheckpointRule::Verdict::kStop) {
+      spdlog::info("event=early_stop epoch={} best_epoch={}", epoch + 1, report.best_epoch);
+      break;
+    }
+  }
+
+  if (auto loaded = model::LoadWeights(eval_net, best_path); !loaded)
+    return std::unexpected(loaded.error());
+  eval_net.to(device);  // weights load onto the CPU
+  auto choice = CalibrateOnStress(eval_net, inputs, eval_options, options, device, report);
+  if (!choice) return std::unexpected(choice.error());
+  auto weight_bytes = ReadFileBytes(best_path, std::numeric_limits<std::size_t>::max());
+  if (!weight_bytes) return std::unexpected(weight_bytes.error());
+
+  const model::ModelCard card =
+      BuildCard(options, report, inputs, *choice, Sha256Hex(*weight_bytes), threads, started);
   if (auto saved = model::SaveModelCard(card, options.output_dir); !saved)
     return std::unexpected(saved.error());
   spdlog::info(

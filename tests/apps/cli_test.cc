@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "core/sha256.h"
 #include "store/result_store.h"
 #include "testing/process.h"
 #include "testing/synthetic_xrays.h"
@@ -233,6 +235,83 @@ TEST_F(CliTest, EnsembleOfTwoMembersAveragesThemAndRefusesMismatchedSplits) {
              " --out " + refused.path().string() + " --data " + Data().string() + " 2>&1");
   EXPECT_NE(mismatch.exit_code, 0);
   EXPECT_NE(mismatch.out.find("other patients"), std::string::npos) << mismatch.out;
+}
+
+// A model directory broken in each way a copy or a bad export can break it: the commands that load
+// it say what is wrong, naming the file, and exit with 1; never std::terminate (SIGABRT) or a
+// crash.
+TEST_F(CliTest, BrokenModelsGiveAClearMessageAndExitCodeNeverACrash) {
+  auto card_json = [](const fs::path& dir) {
+    std::ifstream in(dir / "card.json");
+    return json::parse(in);
+  };
+  auto write_card = [](const fs::path& dir, const json& card) {
+    std::ofstream(dir / "card.json") << card.dump(2);
+  };
+  auto write_weights = [](const fs::path& dir, const std::string& bytes, json card) {
+    std::ofstream(dir / "weights.pt", std::ios::binary) << bytes;
+    // The checksum is made to match, so that the loader itself must meet the broken bytes.
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    card["weights"]["sha256"] = Sha256Hex({data, bytes.size()});
+    return card;
+  };
+  struct Case {
+    const char* name;
+    std::function<void(const fs::path&)> do_break;
+    std::vector<std::string> message;  // all of these in stderr
+  };
+  const std::vector<Case> cases = {
+      {"card_not_json",
+       [&](const fs::path& d) { std::ofstream(d / "card.json") << "{\"name\": \"pneumo\", "; },
+       {"card.json"}},
+      {"card_field_of_wrong_type",
+       [&](const fs::path& d) {
+         json card = card_json(d);
+         card["threshold"] = "high";
+         write_card(d, card);
+       },
+       {"card", "threshold"}},
+      {"weights_not_a_torch_archive",
+       [&](const fs::path& d) {
+         write_card(d, write_weights(d, std::string(4096, 'x'), card_json(d)));
+       },
+       {"weights"}},
+      {"weights_truncated",
+       [&](const fs::path& d) {
+         std::ifstream in(d / "weights.pt", std::ios::binary);
+         std::string bytes((std::istreambuf_iterator<char>(in)), {});
+         write_card(d, write_weights(d, bytes.substr(0, bytes.size() / 2), card_json(d)));
+       },
+       {"weights"}},
+      {"weights_of_another_architecture",
+       [&](const fs::path& d) {
+         json card = card_json(d);
+         card["architecture"] = "pneumonet";
+         write_card(d, card);
+       },
+       {"weights"}},
+      {"weights_checksum_differs",
+       [&](const fs::path& d) { std::ofstream(d / "weights.pt", std::ios::app) << "extra"; },
+       {"SHA-256"}},
+  };
+  const fs::path image = fs::directory_iterator(Data() / "NORMAL")->path();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    testing::TempDir dir;
+    const fs::path model = dir.path() / "model";
+    fs::copy(Model(), model, fs::copy_options::recursive);
+    c.do_break(model);
+    for (const std::string command :
+         {"predict --model " + model.string() + " " + image.string(),
+          "serve --model " + model.string() + " --listen 127.0.0.1:0"}) {
+      SCOPED_TRACE(command);
+      const CliRun run = Pneumo(command + " 2>&1");
+      EXPECT_EQ(run.exit_code, 2) << run.out;  // -1 (a signal) when it crashed
+      for (const auto& words : c.message)
+        EXPECT_NE(run.out.find(words), std::string::npos) << "no '" << words << "' in:\n"
+                                                          << run.out;
+    }
+  }
 }
 
 TEST_F(CliTest, BadArgumentsGiveAMessageAndNonZeroExit) {

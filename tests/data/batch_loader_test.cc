@@ -24,7 +24,12 @@ class BatchLoaderTest : public ::testing::Test {
     BatchLoader loader(cache_, options);
     loader.StartEpoch(epoch);
     std::vector<Batch> out;
-    while (auto b = loader.Next()) out.push_back(std::move(*b));
+    for (;;) {
+      auto next = loader.Next();
+      EXPECT_TRUE(next) << next.error().ToString();
+      if (!next || !*next) break;
+      out.push_back(std::move(**next));
+    }
     return out;
   }
   testing::TempDir dir_;
@@ -64,10 +69,36 @@ TEST_F(BatchLoaderTest, ShufflesDifferentlyEachEpochAndNotAtAllWhenAsked) {
 TEST_F(BatchLoaderTest, StopsCleanlyInTheMiddleOfAnEpoch) {
   BatchLoader loader(cache_, {.batch_size = 2, .workers = 2, .prefetch = 1});
   loader.StartEpoch(0);
-  ASSERT_TRUE(loader.Next());
+  auto first = loader.Next();
+  ASSERT_TRUE(first && *first);
   loader.StartEpoch(1);  // abandons epoch 0's workers
-  EXPECT_TRUE(loader.Next());
+  auto again = loader.Next();
+  EXPECT_TRUE(again && *again);
 }  // destructor joins with batches pending
+
+// OpenCV throws on an image it cannot resize (here an empty one) while a worker thread makes the
+// batch: the epoch ends with an Error naming it, instead of std::terminate.
+TEST(BatchLoader, AWorkerThatThrowsEndsTheEpochWithAnError) {
+  std::vector<cv::Mat> images(8, cv::Mat(32, 32, CV_32F, cv::Scalar(0.5)));
+  images[5] = cv::Mat();
+  ImageCache cache = ImageCache::FromImages(std::move(images), {0, 1, 0, 1, 0, 1, 0, 1}, 32);
+  BatchLoader loader(
+      cache, {.batch_size = 2, .shuffle = false, .augment = true, .output_side = 24, .workers = 2});
+  loader.StartEpoch(0);
+  std::optional<Error> failure;
+  for (int i = 0; i < 10 && !failure; ++i) {
+    auto next = loader.Next();
+    if (!next)
+      failure = next.error();
+    else if (!*next)
+      break;
+  }
+  ASSERT_TRUE(failure) << "the batch holding the empty image came out";
+  EXPECT_EQ(failure->code, ErrorCode::kInternal);
+  EXPECT_NE(failure->message.find("data loader thread failed"), std::string::npos)
+      << failure->message;
+  EXPECT_FALSE(loader.Next()) << "the loader stays failed";
+}
 
 }  // namespace
 }  // namespace pneumo::data
