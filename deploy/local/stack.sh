@@ -337,8 +337,9 @@ start_component() {
     pneumo-1 | pneumo-2)
       local port=$PNEUMO_SERVER1_PORT
       [ "$name" = pneumo-1 ] || port=$PNEUMO_SERVER2_PORT
-      local args=(serve --listen "127.0.0.1:$port" --data-dir "$STATE/$name"
-        --store "redis://:$redis_password@127.0.0.1:$PNEUMO_REDIS_PORT/0")
+      # The password from its file, not in the URL: the command line is public (ps).
+      local args=(serve --config /dev/null --listen "127.0.0.1:$port" --data-dir "$STATE/$name"
+        --store "redis://127.0.0.1:$PNEUMO_REDIS_PORT/0" --store-password-file "$STATE/redis/password")
       [ -z "$PNEUMO_MODEL" ] || args+=(--model "$PNEUMO_MODEL")
       # shellcheck disable=SC2206  # extra flags are words, as typed
       [ -z "$PNEUMO_SERVE_ARGS" ] || args+=($PNEUMO_SERVE_ARGS)
