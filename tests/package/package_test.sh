@@ -45,6 +45,20 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for dep in adduser libtorch libopencv-imgcodecs libdcmtk libsqlite3 libhiredis libc6 libstdc++6; do
   check "Depends names $dep (dpkg-shlibdeps)" grep -q "$dep" <<<"$depends"
 done
+# What a clean Debian 12 needs: every package named in Depends is in the bookworm archive (not only
+# installed here), so apt on a fresh machine resolves it (and, in turn, its own dependencies).
+not_in_archive=()
+in_archive() {  # the package, or one that Provides it (libspdlog1.10-fmt9), has a bookworm source
+  local policy
+  policy=$(apt-cache policy "$1" $(apt-cache showpkg "$1" 2>/dev/null |
+    sed -n '/^Reverse Provides:/,$p' | tail -n +2 | cut -d' ' -f1) 2>/dev/null)
+  grep -Eq '^ +[0-9]+ .* bookworm[-/a-z]* ' <<<"$policy"
+}
+for dep in $(tr ',' '\n' <<<"$depends" | sed 's/(.*//; s/|.*//' | tr -d ' '); do
+  in_archive "$dep" || not_in_archive+=("$dep")
+done
+check "every package in Depends comes from Debian 12's archive${not_in_archive:+ (not: ${not_in_archive[*]})}" \
+  test ${#not_in_archive[@]} -eq 0
 dpkg-deb -e "$deb" "$tmp/control"
 check "conffiles: /etc/pneumo/pneumo.conf" grep -qx /etc/pneumo/pneumo.conf "$tmp/control/conffiles"
 check "postinst makes the pneumo system user" grep -q 'adduser --system' "$tmp/control/postinst"
