@@ -20,14 +20,14 @@ namespace pneumo {
 namespace {
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int exit_code;
   std::string out;  // stdout and stderr together
 };
 
 // The binary in a clean environment (only `env` added), so that the caller's PNEUMO_* and this
 // machine's /etc/pneumo/pneumo.conf play no part: every test names its --config.
-Run Pneumo(const std::string& env, const std::string& args) {
+CliRun Pneumo(const std::string& env, const std::string& args) {
   const std::string command =
       "env -i PATH=/usr/bin:/bin " + env + " " + PNEUMO_BINARY + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
@@ -89,20 +89,20 @@ TEST(ServeConfig, FlagsOverrideTheFileAndTheEnvironmentOverridesBoth) {
                                     "web_root = \"/srv/web\"\n");
   const std::string file = config.string();
 
-  const Run file_only = Pneumo("", "serve --config " + file + " --print-config");
+  const CliRun file_only = Pneumo("", "serve --config " + file + " --print-config");
   ASSERT_EQ(file_only.exit_code, 0) << file_only.out;
   EXPECT_EQ(Setting(file_only.out, "max_batch"), "max_batch = 3");
   EXPECT_EQ(Origin(file_only.out, "max_batch"), file + ":1");
   EXPECT_EQ(Setting(file_only.out, "web_root"), "web_root = \"/srv/web\"");
   EXPECT_EQ(Origin(file_only.out, "max_wait_ms"), "default");
 
-  const Run flag = Pneumo("", "serve --config " + file + " --max-batch 5 --print-config");
+  const CliRun flag = Pneumo("", "serve --config " + file + " --max-batch 5 --print-config");
   EXPECT_EQ(Setting(flag.out, "max_batch"), "max_batch = 5");
   EXPECT_EQ(Origin(flag.out, "max_batch"), "command line");
   EXPECT_EQ(Setting(flag.out, "max_queue"), "max_queue = 40") << "the file still sets the rest";
 
-  const Run env = Pneumo("PNEUMO_MAX_BATCH=7 PNEUMO_MAX_QUEUE=9",
-                         "serve --config " + file + " --max-batch 5 --print-config");
+  const CliRun env = Pneumo("PNEUMO_MAX_BATCH=7 PNEUMO_MAX_QUEUE=9",
+                            "serve --config " + file + " --max-batch 5 --print-config");
   ASSERT_EQ(env.exit_code, 0) << env.out;
   EXPECT_EQ(Setting(env.out, "max_batch"), "max_batch = 7") << "the environment beats the flag";
   EXPECT_EQ(Origin(env.out, "max_batch"), "$PNEUMO_MAX_BATCH, over the command line");
@@ -110,7 +110,7 @@ TEST(ServeConfig, FlagsOverrideTheFileAndTheEnvironmentOverridesBoth) {
   EXPECT_EQ(Origin(env.out, "max_queue"), "$PNEUMO_MAX_QUEUE");
   EXPECT_EQ(Setting(env.out, "review_band"), "review_band = 0.2");
 
-  const Run empty = Pneumo("PNEUMO_MAX_BATCH=", "serve --config " + file + " --print-config");
+  const CliRun empty = Pneumo("PNEUMO_MAX_BATCH=", "serve --config " + file + " --print-config");
   EXPECT_EQ(Setting(empty.out, "max_batch"), "max_batch = 3") << "an empty variable is unset";
 }
 
@@ -119,7 +119,7 @@ TEST(ServeConfig, PrintConfigMasksPasswordsAndReadsBackAsAConfigFile) {
   const fs::path config =
       WriteFile(dir.path() / "pneumo.conf",
                 "store = \"redis://:hunter2-url@127.0.0.1:6380/0\"\nmax_wait_ms = 2.5\n");
-  const Run printed =
+  const CliRun printed =
       Pneumo("PNEUMO_STORE_PASSWORD=hunter2-env",
              "serve --config " + config.string() + " --http-threads 12 --print-config");
   ASSERT_EQ(printed.exit_code, 0) << printed.out;
@@ -135,7 +135,7 @@ TEST(ServeConfig, PrintConfigMasksPasswordsAndReadsBackAsAConfigFile) {
   for (std::string line; std::getline(in, line);)
     if (!line.starts_with("store")) without_secrets += line + "\n";
   const fs::path again = WriteFile(dir.path() / "printed.conf", without_secrets);
-  const Run reread = Pneumo("", "serve --config " + again.string() + " --print-config");
+  const CliRun reread = Pneumo("", "serve --config " + again.string() + " --print-config");
   ASSERT_EQ(reread.exit_code, 0) << reread.out;
   for (const char* key : {"listen", "max_wait_ms", "http_threads", "model", "data_dir"})
     EXPECT_EQ(Setting(reread.out, key), Setting(printed.out, key)) << key;
@@ -162,13 +162,13 @@ TEST(ServeConfig, TheRedisPasswordComesFromAFileAndStaysOffTheCommandLine) {
   EXPECT_NE(args.find("redis-password"), std::string::npos);
   EXPECT_EQ(args.find("pw-from-file-7f3a"), std::string::npos) << "ps must not show it";
 
-  const Run twice =
+  const CliRun twice =
       Pneumo("", "serve --config /dev/null --store redis://:a@127.0.0.1:1/0 --store-password b");
   EXPECT_EQ(twice.exit_code, 2);
   EXPECT_NE(twice.out.find("already holds a password"), std::string::npos) << twice.out;
-  const Run sqlite = Pneumo("",
-                            "serve --config /dev/null --store sqlite:/tmp/x.db "
-                            "--store-password b");
+  const CliRun sqlite = Pneumo("",
+                               "serve --config /dev/null --store sqlite:/tmp/x.db "
+                               "--store-password b");
   EXPECT_EQ(sqlite.exit_code, 2);
   EXPECT_NE(sqlite.out.find("only for a redis:// store"), std::string::npos) << sqlite.out;
 }
@@ -190,16 +190,16 @@ TEST(ServeConfig, ABadFileIsAnErrorNamingTheFileLineAndKey) {
   };
   for (const Case& c : cases) {
     const fs::path config = WriteFile(dir.path() / "bad.conf", c.text);
-    const Run run = Pneumo("", "serve --config " + config.string() + " --print-config");
+    const CliRun run = Pneumo("", "serve --config " + config.string() + " --print-config");
     EXPECT_EQ(run.exit_code, 2) << c.text;
     EXPECT_NE(run.out.find(config.string() + ":" + c.expected), std::string::npos)
         << "for:\n"
         << c.text << "got: " << run.out;
   }
-  const Run missing = Pneumo("", "serve --config " + (dir.path() / "nope.conf").string());
+  const CliRun missing = Pneumo("", "serve --config " + (dir.path() / "nope.conf").string());
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.out.find("nope.conf not found"), std::string::npos) << missing.out;
-  const Run env = Pneumo("PNEUMO_MAX_QUEUE=many", "serve --config /dev/null --print-config");
+  const CliRun env = Pneumo("PNEUMO_MAX_QUEUE=many", "serve --config /dev/null --print-config");
   EXPECT_EQ(env.exit_code, 2);
   EXPECT_NE(env.out.find("environment variable PNEUMO_MAX_QUEUE"), std::string::npos) << env.out;
 }
