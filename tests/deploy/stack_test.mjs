@@ -160,6 +160,10 @@ try {
     check(new RegExp(`^${name}\\s+${stack.pid(name)}\\s+answering`, 'm').test(status.stdout),
           `status: ${name} pid ${stack.pid(name)} answering`);
   }
+  const redisPassword = readFileSync(path.join(stack.dir, 'redis', 'password'), 'utf8').trim();
+  const cmdline = readFileSync(`/proc/${stack.pid('pneumo-1')}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  check(redisPassword.length > 0 && !cmdline.includes(redisPassword) && cmdline.includes('--store-password-file'),
+        'the servers read the Redis password from its file: it is not on their command line (ps)');
   const pidsBefore = Object.fromEntries(components.map((c) => [c, stack.pid(c)]));
   const again = stack.run('up');
   check(again.code === 0 && !/started/.test(again.stdout), 'a second up starts nothing');
