@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -89,7 +91,9 @@ std::optional<std::string> ParseValue(const std::string& text, std::string& why)
 Result<std::map<std::string, FileSetting>> ReadConfigFile(const fs::path& file,
                                                           const std::string& section) {
   std::ifstream in(file);
-  if (!in) return Fail(ErrorCode::kIoError, "cannot read config file " + file.string());
+  if (!in)
+    return Fail(ErrorCode::kIoError,
+                "cannot read config file " + file.string() + ": " + std::strerror(errno));
   std::map<std::string, FileSetting> settings;
   std::string raw;
   int number = 0;
@@ -212,7 +216,12 @@ Result<ConfigOrigins> ApplyConfig(CLI::App& cmd, const ConfigRequest& request) {
   std::map<std::string, FileSetting> file;
   if (!request.file.empty()) {
     std::error_code ec;
-    if (fs::exists(request.file, ec)) {
+    const bool exists = fs::exists(request.file, ec);
+    // Not "absent": a default file that cannot be looked at must not be skipped silently.
+    if (ec)
+      return Fail(ErrorCode::kIoError,
+                  "cannot look at config file " + request.file.string() + ": " + ec.message());
+    if (exists) {
       auto read = ReadConfigFile(request.file, request.section);
       if (!read) return std::unexpected(read.error());
       file = std::move(*read);

@@ -50,6 +50,7 @@ done
 not_in_archive=()
 in_archive() {  # the package, or one that Provides it (libspdlog1.10-fmt9), has a bookworm source
   local policy
+  # shellcheck disable=SC2046  # the providers are words
   policy=$(apt-cache policy "$1" $(apt-cache showpkg "$1" 2>/dev/null |
     sed -n '/^Reverse Provides:/,$p' | tail -n +2 | cut -d' ' -f1) 2>/dev/null)
   grep -Eq '^ +[0-9]+ .* bookworm[-/a-z]* ' <<<"$policy"
