@@ -43,10 +43,11 @@ struct ServeArgs {
   int http_threads = kHttp.threads;
   int http_nice = kHttp.worker_nice;
   double review_band = kService.review.band;
-  int model_poll_ms = 2000;      // 0: reload only on SIGHUP
-  std::string store_password;    // joined into a redis:// --store that has none
-  fs::path store_password_file;  // the same, read from a file (kept off the command line)
-  fs::path config;               // --config; empty: kDefaultConfig when it exists
+  int model_poll_ms = 2000;        // 0: reload only on SIGHUP
+  std::string store_password;      // joined into a redis:// --store that has none
+  fs::path store_password_file;    // the same, read from a file (kept off the command line)
+  std::string log_level = "info";  // also pneumo's own --log-level, before the subcommand
+  fs::path config;                 // --config; empty: kDefaultConfig when it exists
   bool print_config = false;
 };
 
@@ -324,6 +325,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-poll-ms", args->model_poll_ms,
                   "How often to look for a newly published model in --model (0: only on SIGHUP)")
       ->capture_default_str();
+  // The program's --log-level, repeated here so that the config file can set it too.
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   // Not settings themselves: where the settings come from, and whether to only show them.
   cmd->add_option("--config", args->config,
                   "Config file: every flag has a key, --max-batch is max_batch (default: " +
@@ -351,6 +355,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
+    if (origins->at("log_level") != "default")
+      spdlog::set_level(spdlog::level::from_str(args->log_level));
     std::error_code ec;
     if (!fs::exists(request.file, ec)) request.file.clear();
     if (args->print_config) {
