@@ -14,7 +14,8 @@
 #
 # Everything lives under the state folder, PNEUMO_STACK_DIR (default ./pneumo-stack): configs,
 # data (Redis, Prometheus, Alertmanager survive down/up), logs/NAME.log, run/NAME.pid. The
-# Redis password and the certificate are made on the first run and kept there.
+# Redis password and the certificate are made on the first run and kept there; the servers read
+# the password from redis/password (--store-password-file), so ps does not show it.
 #
 # Settings (environment; the first `up` saves them in STATE/stack.env, later runs reuse them):
 #   PNEUMO_REDIS_PORT PNEUMO_SERVER1_PORT PNEUMO_SERVER2_PORT PNEUMO_HTTPS_PORT PNEUMO_HTTP_PORT
