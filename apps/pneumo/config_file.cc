@@ -280,8 +280,9 @@ std::string FormatConfig(const CLI::App& cmd, const ConfigRequest& request,
     if (request.skip.contains(key)) continue;
     std::string value;
     if (option->count() > 0) {
-      const auto& results = option->results();
-      value = results.back();
+      // A list option (e.g. CIDR,CIDR) keeps every value, comma-joined as it is typed.
+      for (const std::string& result : option->results())
+        value += (value.empty() ? "" : ",") + result;
       if (IsFlag(*option)) value = option->as<bool>() ? "true" : "false";
     } else {
       value = option->get_default_str();
