@@ -205,7 +205,10 @@ wait_until_answers() {
   local name=$1 program=$2 seconds=$3 i
   for ((i = 0; i < seconds * 4; i++)); do
     answers "$name" && return 0
-    if ! running "$name" "$program"; then
+    # Only whether the pid lives: for the first moments after launch it is still the subshell
+    # (bash, then setsid) that becomes the program, so `running`'s check of the executable
+    # would call a starting program dead.
+    if ! pid_alive "$(pid_of "$name")"; then
       note "$name exited while starting; the end of $STATE/logs/$name.log:"
       tail -n 20 "$STATE/logs/$name.log" >&2
       return 1
