@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache   # ccache: scripts/package.sh's second build reuses this one's objects
+  dpkg-dev systemd file                 # scripts/package.sh (cpack's dpkg-shlibdeps), package.install (systemd-analyze verify)
   libtorch-dev libopenblas0-openmp       # LibTorch 1.13 (CPU, oneDNN) and a fast BLAS for it
   libopencv-dev libdcmtk-dev             # JPEG/PNG decoding and resizing; DICOM
   nlohmann-json3-dev libspdlog-dev libcli11-dev libcpp-httplib-dev libssl-dev
@@ -43,6 +44,9 @@ command -v kubectl >/dev/null || echo "setup: kubectl is not on PATH; the cloud.
 # Pictures that are no chest X-rays, for the OOD test (from Debian's archive; nothing installed).
 scripts/fetch_ood_negatives.sh build/ood-negatives
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Through ccache, with the settings scripts/package.sh uses, so the package's build is cheap.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-time_macros,include_file_mtime,include_file_ctime}
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 cmake --build build -j"$(nproc)"
 echo "setup: built build/pneumo"

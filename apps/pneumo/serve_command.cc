@@ -1,16 +1,19 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <opencv2/core/utility.hpp>
 #include <stop_token>
 #include <thread>
 
 #include "apps/pneumo/commands.h"
+#include "apps/pneumo/config_file.h"
 #include "core/logging.h"
 #include "http/http_server.h"
 #include "serving/prediction_service.h"
@@ -40,8 +43,46 @@ struct ServeArgs {
   int http_threads = kHttp.threads;
   int http_nice = kHttp.worker_nice;
   double review_band = kService.review.band;
-  int model_poll_ms = 2000;  // 0: reload only on SIGHUP
+  int model_poll_ms = 2000;        // 0: reload only on SIGHUP
+  std::string store_password;      // joined into a redis:// --store that has none
+  fs::path store_password_file;    // the same, read from a file (kept off the command line)
+  std::string log_level = "info";  // also pneumo's own --log-level, before the subcommand
+  fs::path config;                 // --config; empty: kDefaultConfig when it exists
+  bool print_config = false;
 };
+
+// Read when --config is not given and the file exists: where the Debian package puts it.
+const fs::path kDefaultConfig = "/etc/pneumo/pneumo.conf";
+
+// The Redis password from --store-password(-file) joined into a redis:// URL that has none.
+Result<std::string> StoreUrlWithPassword(const ServeArgs& args) {
+  if (args.store_password.empty() && args.store_password_file.empty()) return args.store;
+  if (!args.store_password.empty() && !args.store_password_file.empty())
+    return Fail(ErrorCode::kInvalidArgument,
+                "give the store password once: store_password or store_password_file");
+  if (!args.store.starts_with("redis://"))
+    return Fail(ErrorCode::kInvalidArgument,
+                "a store password is only for a redis:// store (--store is '" +
+                    MaskUrlPassword(args.store) + "')");
+  const std::string rest = args.store.substr(8);
+  if (rest.substr(0, rest.find('/')).find('@') != std::string::npos)
+    return Fail(ErrorCode::kInvalidArgument,
+                "--store already holds a password and a store password was given as well");
+  std::string password = args.store_password;
+  if (!args.store_password_file.empty()) {
+    std::ifstream in(args.store_password_file);
+    if (!in)
+      return Fail(ErrorCode::kIoError,
+                  "cannot read the store password file " + args.store_password_file.string());
+    std::getline(in, password);
+    while (!password.empty() && std::isspace(static_cast<unsigned char>(password.back())))
+      password.pop_back();
+    if (password.empty())
+      return Fail(ErrorCode::kInvalidArgument,
+                  "the store password file " + args.store_password_file.string() + " is empty");
+  }
+  return "redis://:" + password + "@" + rest;
+}
 
 // What identifies the model on disk: where the path leads (a published model is a symlink
 // swapped atomically) and its card's size and time.
@@ -138,7 +179,9 @@ int Serve(const ServeArgs& args) {
         "--max-batch, --max-queue and --request-timeout-ms must be >= 1, --max-wait-ms >= 0, "
         "--max-upload-mb > 0 and --review-band in [0, 0.5]");
   }
-  std::string store_url = args.store;
+  auto with_password = StoreUrlWithPassword(args);
+  if (!with_password) return fail(with_password.error().message);
+  std::string store_url = *with_password;
   if (store_url.empty()) {
     std::error_code ec;
     fs::create_directories(args.data_dir, ec);
@@ -232,19 +275,21 @@ int Serve(const ServeArgs& args) {
 
 void AddServeCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ServeArgs>();
-  if (const char* env = std::getenv("PNEUMO_DATA_DIR"); env && *env) args->data_dir = env;
   CLI::App* cmd = app.add_subcommand("serve", "Serve the HTTP API and web UI");
   cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0 picks a free one)")
       ->capture_default_str();
   cmd->add_option("--store", args->store,
                   "Result store: sqlite:PATH or redis://[:password@]host[:port][/db] (default: "
                   "sqlite in --data-dir)");
-  cmd->add_option(
-         "--data-dir", args->data_dir,
-         "Where the default SQLite store lives (default: $PNEUMO_DATA_DIR or ./pneumo-data)")
+  cmd->add_option("--store-password-file", args->store_password_file,
+                  "File whose first line is the Redis password, joined into a redis:// --store "
+                  "(keeps it out of ps and the config file)");
+  cmd->add_option("--store-password", args->store_password,
+                  "The Redis password, joined into a redis:// --store (prefer the file, or "
+                  "PNEUMO_STORE_PASSWORD: ps shows the command line)");
+  cmd->add_option("--data-dir", args->data_dir, "Where the default SQLite store lives")
       ->capture_default_str();
-  cmd->add_option("--model", args->model,
-                  "Model directory (default: $PNEUMO_MODEL or the shipped model)")
+  cmd->add_option("--model", args->model, "Model directory (default: the shipped model)")
       ->capture_default_str();
   cmd->add_option("--max-batch", args->max_batch, "Most images per forward pass")
       ->capture_default_str();
@@ -280,7 +325,50 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-poll-ms", args->model_poll_ms,
                   "How often to look for a newly published model in --model (0: only on SIGHUP)")
       ->capture_default_str();
-  cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
+  // The program's --log-level, repeated here so that the config file can set it too.
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  // Not settings themselves: where the settings come from, and whether to only show them.
+  cmd->add_option("--config", args->config,
+                  "Config file: every flag has a key, --max-batch is max_batch (default: " +
+                      kDefaultConfig.string() + " when it exists)");
+  cmd->add_flag("--print-config", args->print_config,
+                "Print the merged settings (environment PNEUMO_* > flags > file > defaults), "
+                "passwords masked, and exit");
+  // Every option shows its default in --print-config; keys come from the option names.
+  for (CLI::Option* option : cmd->get_options()) option->capture_default_str();
+  cmd->callback([cmd, args, &exit_code] {
+    ConfigRequest request{.section = "serve", .skip = {"help", "config", "print_config"}};
+    const char* env_config = std::getenv("PNEUMO_CONFIG");
+    if (!args->config.empty()) {
+      request.file = args->config;
+      request.required = true;
+    } else if (env_config && *env_config) {
+      request.file = env_config;
+      request.required = true;
+    } else {
+      request.file = kDefaultConfig;
+    }
+    auto origins = ApplyConfig(*cmd, request);
+    if (!origins) {
+      std::fprintf(stderr, "pneumo serve: %s\n", origins.error().message.c_str());
+      exit_code = 2;
+      return;
+    }
+    if (origins->at("log_level") != "default")
+      spdlog::set_level(spdlog::level::from_str(args->log_level));
+    std::error_code ec;
+    if (!fs::exists(request.file, ec)) request.file.clear();
+    if (args->print_config) {
+      std::fputs(FormatConfig(*cmd, request, *origins).c_str(), stdout);
+      exit_code = 0;
+      return;
+    }
+    for (const auto& [key, origin] : *origins)
+      if (origin.ends_with(kOverCommandLine))
+        spdlog::warn("event=config_env_overrides_flag key={} source={}", key, origin);
+    exit_code = Serve(*args);
+  });
 }
 
 }  // namespace pneumo::app

@@ -14,7 +14,8 @@
 #
 # Everything lives under the state folder, PNEUMO_STACK_DIR (default ./pneumo-stack): configs,
 # data (Redis, Prometheus, Alertmanager survive down/up), logs/NAME.log, run/NAME.pid. The
-# Redis password and the certificate are made on the first run and kept there.
+# Redis password and the certificate are made on the first run and kept there; the servers read
+# the password from redis/password (--store-password-file), so ps does not show it.
 #
 # Settings (environment; the first `up` saves them in STATE/stack.env, later runs reuse them):
 #   PNEUMO_REDIS_PORT PNEUMO_SERVER1_PORT PNEUMO_SERVER2_PORT PNEUMO_HTTPS_PORT PNEUMO_HTTP_PORT
@@ -204,7 +205,10 @@ wait_until_answers() {
   local name=$1 program=$2 seconds=$3 i
   for ((i = 0; i < seconds * 4; i++)); do
     answers "$name" && return 0
-    if ! running "$name" "$program"; then
+    # Only whether the pid lives: for the first moments after launch it is still the subshell
+    # (bash, then setsid) that becomes the program, so `running`'s check of the executable
+    # would call a starting program dead.
+    if ! pid_alive "$(pid_of "$name")"; then
       note "$name exited while starting; the end of $STATE/logs/$name.log:"
       tail -n 20 "$STATE/logs/$name.log" >&2
       return 1
@@ -337,8 +341,9 @@ start_component() {
     pneumo-1 | pneumo-2)
       local port=$PNEUMO_SERVER1_PORT
       [ "$name" = pneumo-1 ] || port=$PNEUMO_SERVER2_PORT
-      local args=(serve --listen "127.0.0.1:$port" --data-dir "$STATE/$name"
-        --store "redis://:$redis_password@127.0.0.1:$PNEUMO_REDIS_PORT/0")
+      # The password from its file, not in the URL: the command line is public (ps).
+      local args=(serve --config /dev/null --listen "127.0.0.1:$port" --data-dir "$STATE/$name"
+        --store "redis://127.0.0.1:$PNEUMO_REDIS_PORT/0" --store-password-file "$STATE/redis/password")
       [ -z "$PNEUMO_MODEL" ] || args+=(--model "$PNEUMO_MODEL")
       # shellcheck disable=SC2206  # extra flags are words, as typed
       [ -z "$PNEUMO_SERVE_ARGS" ] || args+=($PNEUMO_SERVE_ARGS)

@@ -10,14 +10,19 @@
 //   5. under the same load, kill -9 Redis: the servers answer 503 store_unavailable (through
 //      nginx too, not 502) and /readyz 503, RedisDown and PneumoNotReady fire; `up` restarts
 //      Redis and uploads succeed again
-//   6. every upload that got 201 is in the history (Redis's append-only file, fsync always)
-//   7. down, then up: the history and Prometheus's samples are still there; down stops all
+//   6. publish a new model under the same load (`pneumo model publish` swaps the servers'
+//      model link): no upload fails, and every one sent after both servers switched carries the
+//      new version, in its answer and in the stored prediction
+//   7. every upload that got 201 is in the history (Redis's append-only file, fsync always)
+//   8. down, then up: the history and Prometheus's samples are still there; down stops all
 // Prints the failover figures: sent, acknowledged, lost, errors seen by status and code.
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import {
-  Stack, alive, binary, check, failed, finish, freePorts, promQuery, request, sleep, testImages, upload, waitFor,
+  Stack, alive, binary, check, failed, finish, freePorts, promQuery, repo, request, sleep, testImages, upload, waitFor,
 } from './lib.mjs';
 
 if (!existsSync(binary)) {
@@ -46,6 +51,31 @@ const stack = await Stack.create({
   PNEUMO_ALERT_WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/alerts`,
   PNEUMO_UPLOAD_RATE: '1000r/s', PNEUMO_UPLOAD_BURST: '1000',  // the load below is one client address
 });
+// The servers serve a published model (a link `pneumo model publish` swaps), so that a new one
+// can be published under load below: copies of the shipped model whose cards name another
+// version (the card's checksums cover the weights, which stay the same).
+function versionedCopy(version) {
+  const dir = path.join(stack.dir, 'candidates', version);
+  mkdirSync(path.dirname(dir), { recursive: true });
+  cpSync(path.join(repo, 'models', 'default'), dir, { recursive: true });
+  const card = JSON.parse(readFileSync(path.join(dir, 'card.json'), 'utf8'));
+  card.version = version;
+  writeFileSync(path.join(dir, 'card.json'), JSON.stringify(card, null, 2));
+  return dir;
+}
+// Runs a program without blocking the event loop (the load's clients keep going).
+function runAsync(program, args) {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(program, args);
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (c) => { stdout += c; });
+    child.stderr.on('data', (c) => { stderr += c; });
+    child.on('close', (code) => resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+  });
+}
+const modelLink = path.join(stack.dir, 'models', 'current');
+const versionA = 'stack-test-a', versionB = 'stack-test-b';
 let keep = false;
 function cleanup() {
   const down = stack.run('down');
@@ -60,7 +90,7 @@ function cleanup() {
 }
 process.on('SIGTERM', () => { cleanup(); process.exit(1); });
 // Stop everything before CTest's TIMEOUT would kill this process and leave the stack running.
-setTimeout(() => { check(false, 'the test ran past 240 s'); keep = true; cleanup(); process.exit(1); }, 240000).unref();
+setTimeout(() => { check(false, 'the test ran past 330 s'); keep = true; cleanup(); process.exit(1); }, 330000).unref();
 
 // Closed-loop uploads through nginx: `clients` loops, each uploading as soon as its last answer
 // came. Every answer is recorded: status, error code, prediction id, time.
@@ -73,7 +103,7 @@ function startLoad(clients, images, ca) {
       const r = await upload(`${stack.https}/api/v1/predictions`, images[i % images.length], { ca, timeoutMs: 40000 });
       const j = r.status ? r.json() : null;
       results.push({ sent, status: r.status, code: j?.error?.code ?? (r.status ? '' : String(r.error?.code ?? r.error)),
-                     id: r.status === 201 ? j?.id : null });
+                     id: r.status === 201 ? j?.id : null, version: j?.model?.version });
       if (r.status !== 201) await sleep(50);  // as a client honouring Retry-After would, but briefly
     }
   });
@@ -110,7 +140,12 @@ try {
   check(token.code !== 0 && /no accounts yet/.test(token.stderr) && token.stdout === '',
         `token exits ${token.code} with "${token.stderr.trim()}"`);
 
-  // 2. up, status, idempotent up.
+  // 2. up, status, idempotent up; the servers serve version A from the model link.
+  const publishedA = await runAsync(binary, ['model', 'publish', versionedCopy(versionA), '--to', modelLink]);
+  if (!check(publishedA.code === 0, `pneumo model publish ${versionA} --to STATE/models/current (${publishedA.seconds.toFixed(1)} s)`)) {
+    console.log(publishedA.stdout, publishedA.stderr);
+  }
+  stack.env.PNEUMO_MODEL = modelLink;
   const up = stack.run('up');
   console.log(up.stdout.trim());
   if (!check(up.code === 0, `stack.sh up in ${up.seconds.toFixed(1)} s`)) {
@@ -125,6 +160,10 @@ try {
     check(new RegExp(`^${name}\\s+${stack.pid(name)}\\s+answering`, 'm').test(status.stdout),
           `status: ${name} pid ${stack.pid(name)} answering`);
   }
+  const redisPassword = readFileSync(path.join(stack.dir, 'redis', 'password'), 'utf8').trim();
+  const cmdline = readFileSync(`/proc/${stack.pid('pneumo-1')}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  check(redisPassword.length > 0 && !cmdline.includes(redisPassword) && cmdline.includes('--store-password-file'),
+        'the servers read the Redis password from its file: it is not on their command line (ps)');
   const pidsBefore = Object.fromEntries(components.map((c) => [c, stack.pid(c)]));
   const again = stack.run('up');
   check(again.code === 0 && !/started/.test(again.stdout), 'a second up starts nothing');
@@ -220,8 +259,37 @@ try {
   const readyAgain = await Promise.all(stack.servers.map((s) => request(`${s}/readyz`)));
   check(readyAgain.every((r) => r.status === 200), 'both servers are ready again');
 
-  // 6. Every acknowledged upload is in the history.
-  const all = [{ status: 201, id }, ...failover, ...outage];
+  // 6. A new model published under load: nothing fails, new predictions carry the new version.
+  const servingVersions = async () => Promise.all(stack.servers.map(async (s) => (await request(`${s}/api/v1/model`)).json()?.version));
+  const before = await servingVersions();
+  check(before.every((v) => v === versionA), `both servers serve ${versionA} from the model link (${before.join(', ')})`);
+  const load3 = startLoad(4, images, ca);
+  await sleep(3000);
+  const publishAt = Date.now();
+  const publishedB = await runAsync(binary, ['model', 'publish', versionedCopy(versionB), '--to', modelLink]);
+  check(publishedB.code === 0 && /published/.test(publishedB.stdout),
+        `pneumo model publish ${versionB} under load (${publishedB.seconds.toFixed(1)} s): ${(publishedB.stdout + publishedB.stderr).trim()}`);
+  const switched = await waitFor('both on B', async () => (await servingVersions()).every((v) => v === versionB), 60000, 200);
+  const switchedAt = Date.now();
+  check(!!switched, `both servers serve ${versionB} ${((switchedAt - publishAt) / 1000).toFixed(1)} s after the publish began (they poll the link every 2 s)`);
+  await sleep(3000);
+  const publishing = await load3.stop();
+  const versionsSeen = {};
+  for (const r of publishing) if (r.version) versionsSeen[r.version] = (versionsSeen[r.version] ?? 0) + 1;
+  console.log(`${elapsed()}: publish phase: ${publishing.length} uploads, by answer: ${JSON.stringify(tally(publishing))}, by model version: ${JSON.stringify(versionsSeen)}`);
+  const publishErrors = publishing.filter((r) => r.status !== 201);
+  check(publishing.length > 0 && publishErrors.length === 0,
+        `no upload failed while the model changed (${publishing.length - publishErrors.length} of ${publishing.length} got 201${publishErrors.length ? `; ${JSON.stringify(tally(publishErrors))}` : ''})`);
+  check(publishing.filter((r) => r.sent < publishAt).every((r) => r.version === versionA), `uploads before the publish were predicted by ${versionA}`);
+  const afterSwitch = publishing.filter((r) => r.sent > switchedAt + 100);
+  check(afterSwitch.length > 0 && afterSwitch.every((r) => r.version === versionB),
+        `every upload sent after the switch carries ${versionB} (${afterSwitch.filter((r) => r.version === versionB).length} of ${afterSwitch.length})`);
+  const lastB = afterSwitch.at(-1);
+  const stored = lastB ? (await request(`${stack.servers[0]}/api/v1/predictions/${lastB.id}`)).json() : null;
+  check(stored?.model?.version === versionB, `and the stored prediction ${lastB?.id} names ${versionB} (${stored?.model?.version})`);
+
+  // 7. Every acknowledged upload is in the history.
+  const all = [{ status: 201, id }, ...failover, ...outage, ...publishing];
   const acknowledged = all.filter((r) => r.status === 201).map((r) => r.id);
   const missing = [];
   for (const [i, pid] of acknowledged.entries()) {
@@ -242,7 +310,7 @@ try {
   check(missing.length === 0, `every one of the ${acknowledged.length} acknowledged uploads is in the history${missing.length ? `; missing: ${missing.slice(0, 5).join(', ')}` : ''}`);
   check(new Set(acknowledged).size === acknowledged.length, 'no prediction id was given twice');
 
-  // 7. down, then up: data survives.
+  // 8. down, then up: data survives.
   const beforeDown = Date.now() / 1000;
   const samples = await promQuery(stack.prometheus, 'pneumo_predictions_total', beforeDown);
   const down = stack.run('down');

@@ -64,6 +64,7 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool running() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+  pid_t pid() const { return pid_; }
 
   // SIGTERM, up to 5 s to exit, then SIGKILL. Idempotent.
   void Stop() {

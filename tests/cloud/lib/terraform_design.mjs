@@ -188,9 +188,13 @@ export function checkUserData(root) {
   if (!/sha256sum -c/.test(bootstrap)) problems.push('bootstrap: does not verify the package checksum');
   const app = read('modules/app/user_data.sh.tftpl');
   if (!/^install_pneumo$/m.test(app)) problems.push('app user data: does not install pneumo');
-  if (!/pneumo\.service\.d\//.test(app) || !/ExecStart=\/usr\/bin\/pneumo serve --store/.test(app))
+  // The store (with Redis's token) reaches pneumo serve as PNEUMO_STORE from an environment file,
+  // never on its command line; the package's /etc/pneumo/pneumo.conf stays its config file.
+  if (!/pneumo\.service\.d\//.test(app) || !/ExecStart=\/usr\/bin\/pneumo serve --config \/etc\/pneumo\/pneumo\.conf/.test(app) ||
+      !/^PNEUMO_STORE="redis:\/\//m.test(app) || !/EnvironmentFile=\/etc\/default\/pneumo$/m.test(app))
     problems.push('app user data: pneumo.service is not configured to serve with the shared store');
-  if (!/\/etc\/pneumo\/pneumo\.conf/.test(app)) problems.push('app user data: does not write /etc/pneumo/pneumo.conf');
+  if (/ExecStart=[^\n]*(PNEUMO_STORE|--store)/.test(app)) problems.push('app user data: the store URL (with its password) is on pneumo serve\'s command line');
+  if (!/cat > \/etc\/default\/pneumo <</.test(app)) problems.push('app user data: does not write the environment file /etc/default/pneumo');
   if (!/redis_tls_tunnel/.test(app)) problems.push('app user data: reaches Redis without TLS');
   const trainer = read('modules/trainer/user_data.sh.tftpl');
   if (!/^install_pneumo$/m.test(trainer)) problems.push('trainer user data: does not install pneumo');
