@@ -26,6 +26,9 @@ enum class ErrorCode {
   kIoError,            // filesystem or network I/O failed
   kModelError,         // model file or model card unusable, inference failed
   kUnavailable,        // a dependency (store, queue) is down or full; retrying may help
+  kUnauthenticated,    // credentials missing, wrong, expired, revoked or of a disabled account
+  kPermissionDenied,   // authenticated, but the role does not allow this
+  kRateLimited,        // too many attempts (e.g. failed logins); the message says how long to wait
   kInternal,           // a bug: an invariant broke
 };
 
