@@ -170,7 +170,7 @@ Result<void> SqliteStore::Prepare() {
   const std::string columns = kColumns;
   const std::pair<Statement*, std::string> statements[] = {
       {&insert_, "INSERT INTO predictions (" + columns +
-                     , preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+                     ", preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&get_, "SELECT " + columns + ", preview_jpeg FROM predictions WHERE id = ?"},
       {&preview_, "SELECT preview_jpeg FROM predictions WHERE id = ?"},
       {&count_, "SELECT COUNT(*) FROM predictions"},

@@ -19,7 +19,7 @@ namespace pneumo {
 namespace {
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int exit_code;
   std::string out, err;
   std::string LastLine() const {
@@ -35,12 +35,12 @@ class AccountCliTest : public ::testing::Test {
   std::string Url() const { return "sqlite:" + (dir_.path() / "results.db").string(); }
 
   // Runs `pneumo <args> --store <Url()>` (unless `with_store` is false).
-  Run Pneumo(const std::string& args, bool with_store = true, const std::string& env = "") {
+  CliRun Pneumo(const std::string& args, bool with_store = true, const std::string& env = "") {
     const fs::path err_file = dir_.path() / "stderr.txt";
     const std::string command = env + " " + PNEUMO_BINARY + " " + args +
                                 (with_store ? " --store " + Url() : "") + " 2>" + err_file.string();
     FILE* pipe = popen(command.c_str(), "r");
-    Run run{};
+    CliRun run{};
     char buf[4096];
     while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) run.out.append(buf, n);
     const int status = pclose(pipe);
@@ -65,7 +65,7 @@ class AccountCliTest : public ::testing::Test {
   }
 
   std::string AddUser(const std::string& name, const std::string& role = "doctor") {
-    const Run run = Pneumo("user add " + name + " --role " + role);
+    const CliRun run = Pneumo("user add " + name + " --role " + role);
     EXPECT_EQ(run.exit_code, 0) << run.err;
     return run.LastLine();
   }
@@ -105,7 +105,7 @@ TEST_F(AccountCliTest, UserAddRefusesBadInputWithAClearMessage) {
   for (const Case& c : std::vector<Case>{{"user add ada --role doctor", "already exists"},
                                          {"user add bob --role root", "doctor or admin"},
                                          {"user add 'b b' --role doctor", "user name"}}) {
-    const Run run = Pneumo(c.args);
+    const CliRun run = Pneumo(c.args);
     EXPECT_EQ(run.exit_code, 1) << c.args;
     EXPECT_NE(run.err.find(c.message), std::string::npos) << c.args << ": " << run.err;
     EXPECT_TRUE(run.out.empty()) << "no password printed on failure";
@@ -114,10 +114,10 @@ TEST_F(AccountCliTest, UserAddRefusesBadInputWithAClearMessage) {
 }
 
 TEST_F(AccountCliTest, UserAddOnlyIfNoUsersCreatesTheFirstAdminOnce) {
-  const Run first = Pneumo("user add admin --role admin --only-if-no-users");
+  const CliRun first = Pneumo("user add admin --role admin --only-if-no-users");
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_EQ(first.LastLine().size(), 20u);
-  const Run second = Pneumo("user add admin --role admin --only-if-no-users");
+  const CliRun second = Pneumo("user add admin --role admin --only-if-no-users");
   EXPECT_EQ(second.exit_code, 0) << second.err;
   EXPECT_TRUE(second.out.empty()) << second.out;
   EXPECT_TRUE(Service().Login("admin", first.LastLine(), request_)) << "password unchanged";
@@ -127,7 +127,7 @@ TEST_F(AccountCliTest, UserListShowsRolesAndStatus) {
   AddUser("ada", "admin");
   AddUser("bob");
   ASSERT_EQ(Pneumo("user disable bob").exit_code, 0);
-  const Run run = Pneumo("user list");
+  const CliRun run = Pneumo("user list");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("NAME"), std::string::npos);
   std::istringstream lines(run.out);
@@ -146,23 +146,23 @@ TEST_F(AccountCliTest, UserDisableEndsSessionsAndTokensAtOnce) {
   const std::string otp = AddUser("ada");
   auto session = Service().Login("ada", otp, request_);
   ASSERT_TRUE(session);
-  const Run token = Pneumo("token create ada");
+  const CliRun token = Pneumo("token create ada");
   ASSERT_EQ(token.exit_code, 0) << token.err;
   ASSERT_TRUE(Service().AuthenticateToken(token.LastLine()));
 
-  const Run run = Pneumo("user disable ada");
+  const CliRun run = Pneumo("user disable ada");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(Service().AuthenticateSession(session->id).error().code, ErrorCode::kUnauthenticated);
   EXPECT_EQ(Service().AuthenticateToken(token.LastLine()).error().code,
             ErrorCode::kUnauthenticated);
-  const Run unknown = Pneumo("user disable nobody");
+  const CliRun unknown = Pneumo("user disable nobody");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no user named 'nobody'"), std::string::npos) << unknown.err;
 }
 
 TEST_F(AccountCliTest, UserPasswdReplacesThePasswordWithANewOneTimeOne) {
   const std::string old_otp = AddUser("ada");
-  const Run run = Pneumo("user passwd ada");
+  const CliRun run = Pneumo("user passwd ada");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const std::string otp = run.LastLine();
   EXPECT_EQ(otp.size(), 20u);
@@ -174,7 +174,7 @@ TEST_F(AccountCliTest, UserPasswdReplacesThePasswordWithANewOneTimeOne) {
 
 TEST_F(AccountCliTest, TokenCreateListAndRevoke) {
   AddUser("ada");
-  const Run created = Pneumo("token create ada --label 'PACS bridge' --expires 7");
+  const CliRun created = Pneumo("token create ada --label 'PACS bridge' --expires 7");
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string token = created.LastLine();
   ASSERT_TRUE(token.starts_with("pnm_")) << token;
@@ -183,14 +183,14 @@ TEST_F(AccountCliTest, TokenCreateListAndRevoke) {
   ASSERT_TRUE(principal) << principal.error().ToString();
   EXPECT_EQ(principal->user, "ada");
 
-  const Run listed = Pneumo("token list ada");
+  const CliRun listed = Pneumo("token list ada");
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_NE(listed.out.find(id), std::string::npos);
   EXPECT_NE(listed.out.find("PACS bridge"), std::string::npos);
   EXPECT_NE(listed.out.find("active"), std::string::npos);
   EXPECT_EQ(listed.out.find(token.substr(21)), std::string::npos) << "the secret never shows";
 
-  const Run revoked = Pneumo("token revoke " + id);
+  const CliRun revoked = Pneumo("token revoke " + id);
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   EXPECT_NE(Pneumo("token list ada").out.find("revoked"), std::string::npos);
   EXPECT_EQ(Service().AuthenticateToken(token).error().code, ErrorCode::kUnauthenticated);
@@ -206,7 +206,7 @@ TEST_F(AccountCliTest, TokenCommandsRefuseBadInput) {
                                          {"token create ada --expires -1", "days"},
                                          {"token revoke 0123456789abcdef", "no token"},
                                          {"token list nobody", "no user named"}}) {
-    const Run run = Pneumo(c.args);
+    const CliRun run = Pneumo(c.args);
     EXPECT_EQ(run.exit_code, 1) << c.args;
     EXPECT_NE(run.err.find(c.message), std::string::npos) << c.args << ": " << run.err;
   }
@@ -216,7 +216,7 @@ TEST_F(AccountCliTest, AuditExportPrintsJsonLinesOfEveryCliAction) {
   AddUser("ada");
   ASSERT_EQ(Pneumo("token create ada").exit_code, 0);
   ASSERT_EQ(Pneumo("user disable ada").exit_code, 0);
-  const Run run = Pneumo("audit export");
+  const CliRun run = Pneumo("audit export");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::istringstream lines(run.out);
   std::vector<nlohmann::json> entries;
@@ -233,11 +233,11 @@ TEST_F(AccountCliTest, AuditExportPrintsJsonLinesOfEveryCliAction) {
   }
   EXPECT_EQ(entries[2]["target_id"], "ada");
 
-  const Run filtered = Pneumo("audit export --action token.");
+  const CliRun filtered = Pneumo("audit export --action token.");
   ASSERT_EQ(filtered.exit_code, 0);
   EXPECT_EQ(std::count(filtered.out.begin(), filtered.out.end(), '\n'), 1);
   EXPECT_TRUE(Pneumo("audit export --since 2999-01-01").out.empty());
-  const Run bad = Pneumo("audit export --since yesterday");
+  const CliRun bad = Pneumo("audit export --since yesterday");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("UTC"), std::string::npos) << bad.err;
   // The exports themselves are recorded.
@@ -248,30 +248,30 @@ TEST_F(AccountCliTest, AuditVerifyFailsNamingTheEntryAlteredInTheDatabase) {
   AddUser("ada");
   AddUser("bob");
   ASSERT_EQ(Pneumo("user disable bob").exit_code, 0);
-  const Run intact = Pneumo("audit verify");
+  const CliRun intact = Pneumo("audit verify");
   EXPECT_EQ(intact.exit_code, 0) << intact.out << intact.err;
   EXPECT_NE(intact.out.find("intact: 3 entries"), std::string::npos) << intact.out;
 
   ASSERT_EQ(Sql("DROP TRIGGER audit_log_no_update; "
                 "UPDATE audit_log SET target_id = 'mallory' WHERE seq = 2"),
             "");
-  const Run broken = Pneumo("audit verify");
+  const CliRun broken = Pneumo("audit verify");
   EXPECT_EQ(broken.exit_code, 1);
   EXPECT_NE(broken.out.find("BROKEN at entry 2"), std::string::npos) << broken.out;
 }
 
 TEST_F(AccountCliTest, UsesTheSameDefaultStoreAsServe) {
   const fs::path data = dir_.path() / "data";
-  const Run run = Pneumo("user add ada --role doctor", /*with_store=*/false,
-                         "PNEUMO_DATA_DIR=" + data.string());
+  const CliRun run = Pneumo("user add ada --role doctor", /*with_store=*/false,
+                            "PNEUMO_DATA_DIR=" + data.string());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(fs::exists(data / "results.db"));
-  const Run explicit_dir = Pneumo("user list --data-dir " + data.string(), /*with_store=*/false);
+  const CliRun explicit_dir = Pneumo("user list --data-dir " + data.string(), /*with_store=*/false);
   EXPECT_NE(explicit_dir.out.find("ada"), std::string::npos) << explicit_dir.err;
 }
 
 TEST_F(AccountCliTest, ABadStoreUrlIsAClearError) {
-  const Run run = Pneumo("user list --store mysql://x", /*with_store=*/false);
+  const CliRun run = Pneumo("user list --store mysql://x", /*with_store=*/false);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("store URL"), std::string::npos) << run.err;
 }
@@ -280,13 +280,13 @@ TEST_F(AccountCliTest, WorksAgainstRedisToo) {
   store::testing::RedisServer redis("cli-pw");
   ASSERT_EQ(redis.Start(), "");
   const std::string url = redis.Url("cli-pw");
-  const Run add = Pneumo("user add ada --role doctor --store " + url, /*with_store=*/false);
+  const CliRun add = Pneumo("user add ada --role doctor --store " + url, /*with_store=*/false);
   ASSERT_EQ(add.exit_code, 0) << add.err;
   EXPECT_EQ(add.LastLine().size(), 20u);
-  const Run token = Pneumo("token create ada --store " + url, /*with_store=*/false);
+  const CliRun token = Pneumo("token create ada --store " + url, /*with_store=*/false);
   ASSERT_EQ(token.exit_code, 0) << token.err;
   EXPECT_TRUE(token.LastLine().starts_with("pnm_"));
-  const Run verify = Pneumo("audit verify --store " + url, /*with_store=*/false);
+  const CliRun verify = Pneumo("audit verify --store " + url, /*with_store=*/false);
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   EXPECT_NE(verify.out.find("intact: 2 entries"), std::string::npos) << verify.out;
   EXPECT_EQ(verify.err.find("cli-pw"), std::string::npos) << "no password in messages";

@@ -119,7 +119,9 @@ TEST_F(AccountServiceTest, WrongPasswordAndUnknownUserLookTheSame) {
 TEST_F(AccountServiceTest, FailedLoginsAreRateLimitedPerAccountWithTheWait) {
   const std::string password = AddUser("ada");
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(service_->Login("ada", "guess" + std::to_string(i), kFromClinic).error().code,
+    EXPECT_EQ(service_->Login("ada", std::string("guess").append(std::to_string(i)), kFromClinic)
+                  .error()
+                  .code,
               ErrorCode::kUnauthenticated);
   }
   auto limited = service_->Login("ada", password, kFromClinic);
@@ -133,7 +135,8 @@ TEST_F(AccountServiceTest, FailedLoginsAreRateLimitedPerAccountWithTheWait) {
 }
 
 TEST_F(AccountServiceTest, FailedLoginsAreRateLimitedPerAddress) {
-  for (int i = 0; i < 20; ++i) (void)service_->Login("u" + std::to_string(i), "x", kFromClinic);
+  for (int i = 0; i < 20; ++i)
+    (void)service_->Login(std::string("u").append(std::to_string(i)), "x", kFromClinic);
   EXPECT_EQ(service_->Login("someone", "x", kFromClinic).error().code, ErrorCode::kRateLimited);
   EXPECT_EQ(service_->Login("someone", "x", {.client_address = "10.0.0.8"}).error().code,
             ErrorCode::kUnauthenticated);
@@ -190,8 +193,8 @@ TEST_F(AccountServiceTest, ChecksTheCsrfTokenOfTheSession) {
 }
 
 TEST_F(AccountServiceTest, RefusesGarbageSessionIds) {
-  for (const std::string id : {std::string(), std::string("x"), std::string(64, 'z'),
-                               std::string(64, 'a'), std::string(1000, 'a')}) {
+  for (const std::string& id : {std::string(), std::string("x"), std::string(64, 'z'),
+                                std::string(64, 'a'), std::string(1000, 'a')}) {
     EXPECT_EQ(service_->AuthenticateSession(id).error().code, ErrorCode::kUnauthenticated);
   }
 }

@@ -19,7 +19,7 @@ TEST(AuditJson, RendersEveryFieldWithAnIsoTime) {
                       .hash = std::string(64, 'f')};
   const auto json = AuditEntryJson(e);
   EXPECT_EQ(json["seq"], 7);
-  EXPECT_EQ(json["time"], "2025-12-01T23:05:00.123Z");
+  EXPECT_EQ(json["time"].get<std::string>(), "2025-12-01T23:05:00.123Z");
   EXPECT_EQ(json["time_ms"], 1'764'630'300'123);
   for (const char* key : {"user", "role", "action", "target_id", "client_address", "request_id",
                           "outcome", "prev_hash", "hash"}) {
@@ -35,7 +35,9 @@ TEST(AuditJson, ParsesUtcTimesAndRefusesOthers) {
                           "yesterday", "2025-12-01T23:05:00.1Z"}) {
     auto parsed = ParseIsoTime(bad);
     EXPECT_FALSE(parsed) << bad;
-    if (!parsed) EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+    if (!parsed) {
+      EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+    }
   }
 }
 

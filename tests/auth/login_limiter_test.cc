@@ -28,8 +28,8 @@ TEST(LoginLimiter, RefusesAnAccountAfterItsLimitAndSaysHowLongToWait) {
 TEST(LoginLimiter, RefusesAnAddressSprayingManyAccounts) {
   LoginLimiter limiter({.per_account = 5, .per_address = 20, .window = std::chrono::minutes(15)});
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(limiter.Check("user" + std::to_string(i), "10.9.9.9", 1000));
-    limiter.RecordFailure("user" + std::to_string(i), "10.9.9.9", 1000);
+    ASSERT_TRUE(limiter.Check(std::string("user").append(std::to_string(i)), "10.9.9.9", 1000));
+    limiter.RecordFailure(std::string("user").append(std::to_string(i)), "10.9.9.9", 1000);
   }
   auto refused = limiter.Check("fresh", "10.9.9.9", 2000);
   ASSERT_FALSE(refused);

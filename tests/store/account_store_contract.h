@@ -65,6 +65,13 @@ inline AuditEntry MakeEvent(std::string user, std::string action, std::int64_t t
           .outcome = "success"};
 }
 
+struct AccountBackendNames {
+  template <typename Backend>
+  static std::string GetName(int) {
+    return Backend::kName;
+  }
+};
+
 template <typename Backend>
 class AccountStoreContract : public ::testing::Test {
  protected:
@@ -411,7 +418,8 @@ TYPED_TEST_P(AccountStoreContract, ConcurrentWritersKeepOneChain) {
     AuditStore* store = t % 2 ? other->get() : this->audit_.get();
     threads.emplace_back([store, t, &failures] {
       for (int i = 0; i < kEach; ++i) {
-        if (!store->Append(MakeEvent("u" + std::to_string(t), "prediction.view", i))) {
+        if (!store->Append(
+                MakeEvent(std::string("u").append(std::to_string(t)), "prediction.view", i))) {
           ++failures[t];
         }
       }

@@ -51,7 +51,7 @@ struct RedisBackend {
   }
 };
 
-INSTANTIATE_TYPED_TEST_SUITE_P(Redis, AccountStoreContract, RedisBackend, BackendNames);
+INSTANTIATE_TYPED_TEST_SUITE_P(Redis, AccountStoreContract, RedisBackend, AccountBackendNames);
 
 TEST(RedisAccountStore, ForgetsASessionAtItsAbsoluteExpiry) {
   RedisServer redis;

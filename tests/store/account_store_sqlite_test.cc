@@ -38,7 +38,7 @@ struct SqliteBackend {
   }
 };
 
-INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AccountStoreContract, SqliteBackend, BackendNames);
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, AccountStoreContract, SqliteBackend, AccountBackendNames);
 
 class SqliteAuditTest : public ::testing::Test {
  protected:
