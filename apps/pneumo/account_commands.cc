@@ -103,10 +103,7 @@ void AddUserCommands(CLI::App& app, int& exit_code) {
       if (add_args->only_if_no_users) {
         auto users = a.accounts->ListUsers();
         if (!users) return std::unexpected(users.error());
-        if (!users->empty()) {
-          std::fprintf(stderr, "pneumo user add: the store already has users; nothing done\n");
-          return {};
-        }
+        if (!users->empty()) return {};  // quietly: start.sh asks on every start
       }
       auto otp = a.service->CreateUser(a.cli, add_args->name, *role, a.request);
       if (!otp) return std::unexpected(otp.error());
