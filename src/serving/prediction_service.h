@@ -77,9 +77,11 @@ class PredictionService {
   PredictionService(const PredictionService&) = delete;
   PredictionService& operator=(const PredictionService&) = delete;
 
-  // Predicts and stores. On success the record is durable in the store.
+  // Predicts and stores. On success the record is durable in the store. `owner` is the user who
+  // uploaded it (store::PredictionRecord::owner; "" without accounts).
   PredictResult<store::PredictionRecord> Predict(std::span<const std::uint8_t> bytes,
-                                                 std::string_view filename);
+                                                 std::string_view filename,
+                                                 std::string_view owner = {});
 
   // Grad-CAM overlay PNG for a stored prediction. kNotFound, kUnavailable (store), kModelError.
   Result<std::vector<std::uint8_t>> Heatmap(std::string_view id);
