@@ -24,6 +24,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "model_error";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kBusy:
+      return "busy";
+    case ErrorCode::kTimeout:
+      return "timeout";
     case ErrorCode::kUnauthenticated:
       return "unauthenticated";
     case ErrorCode::kPermissionDenied:
