@@ -132,10 +132,8 @@ export function describeError(err) {
       return withDetail('That page does not exist');
     case 'unauthenticated':
       return 'Your session has ended. Reload the page to log in again.';
-    case 'permission_denied':
-      return 'Your account is not allowed to do this.';
-    case 'csrf_failed':
-      return 'This page is out of date. Reload it and try again.';
+    case 'forbidden':
+      return withDetail('Your account is not allowed to do this');
     default:
       return withDetail(`The server answered with an error (HTTP ${err.status})`);
   }

@@ -93,9 +93,7 @@ export function describeAccountError(err) {
     case 'network': return 'Cannot reach the pneumo server. Check that it is running, then try again.';
     case 'unauthenticated': return detail || 'You are not logged in.';
     case 'rate_limited': return detail ? `${detail}.` : 'Too many failed attempts; wait and try again.';
-    case 'permission_denied': return 'Your account is not allowed to do this.';
-    case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
-    case 'password_change_required': return 'Choose a new password first.';
+    case 'forbidden': return detail ? `Not allowed: ${detail}.` : 'Your account is not allowed to do this.';
     case 'store_unavailable': return 'The account store is unavailable. Try again later.';
     default: return detail ? `${detail}.` : `The server answered with an error (HTTP ${err.status}).`;
   }
