@@ -468,7 +468,9 @@ std::span<const HttpServer::State::Entry> HttpServer::State::Table() {
       // Accounts. Logging in is open (it is how one signs in); the service checks self-or-admin
       // on the token routes.
       {{"POST", "/api/v1/session", R"(/api/v1/session)", A::kPublic, E::kApi}, &State::Login},
-      {{"GET", "/api/v1/session", R"(/api/v1/session)", A::kSignedIn, E::kApi}, &State::GetSession},
+      // Open so that a page can ask "who am I" without an error in the console: it answers
+      // {"accounts": false} on a server without accounts and {"user": null} when not signed in.
+      {{"GET", "/api/v1/session", R"(/api/v1/session)", A::kPublic, E::kApi}, &State::GetSession},
       {{"DELETE", "/api/v1/session", R"(/api/v1/session)", A::kSignedIn, E::kApi}, &State::Logout},
       {{"POST", "/api/v1/session/password", R"(/api/v1/session/password)", A::kSignedIn, E::kApi},
        &State::ChangePassword},
@@ -650,13 +652,30 @@ void HttpServer::State::Login(Exchange& ex) {
 }
 
 void HttpServer::State::GetSession(Exchange& ex) {
-  if (!Accounts(ex)) return;
   ex.res.set_header("Cache-Control", "no-store");
-  if (ex.session) return SendJson(ex.res, 200, SessionJson(*ex.session));
-  SendJson(ex.res, 200,
-           {{"user", ex.principal->user},
-            {"role", std::string(auth::RoleName(ex.principal->role))},
-            {"via", "token"}});
+  if (options.accounts == nullptr) return SendJson(ex.res, 200, {{"accounts", false}});
+  const std::string authorization = ex.req.get_header_value("Authorization");
+  const std::string cookie = ex.req.get_header_value("Cookie");
+  auto decision = CheckAccess(Access::kSignedIn, ex.route.label,
+                              {.method = ex.req.method,
+                               .authorization = authorization,
+                               .cookie = cookie,
+                               .client_address = ex.req.remote_addr},
+                              *options.accounts, options.access);
+  if (!decision && decision.error().code == ErrorCode::kUnauthenticated) {
+    return SendJson(ex.res, 200, {{"accounts", true}, {"user", nullptr}});
+  }
+  if (!decision) return Send(ex, decision.error());
+  nlohmann::json body;
+  if (decision->session) {
+    body = SessionJson(*decision->session);
+  } else {
+    body = {{"user", decision->principal->user},
+            {"role", std::string(auth::RoleName(decision->principal->role))},
+            {"via", "token"}};
+  }
+  body["accounts"] = true;
+  SendJson(ex.res, 200, body);
 }
 
 void HttpServer::State::Logout(Exchange& ex) {

@@ -99,6 +99,10 @@ TEST_F(AuthApiTest, EveryRouteButHealthAndTheUiShellRefusesWithoutCredentials) {
     ASSERT_TRUE(res) << open;
     EXPECT_EQ(res->status, 200) << open;
   }
+  auto who = client.Get("/api/v1/session");  // "who am I" is open, and says: nobody
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->status, 200);
+  EXPECT_EQ(Json(who), (json{{"accounts", true}, {"user", nullptr}}));
   auto metrics = client.Get("/metrics");  // from 127.0.0.1: a metrics network by default
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
@@ -239,9 +243,11 @@ TEST_F(AuthApiTest, AWebLoginSetsAStrictHttpOnlyCookieAndNeedsTheCsrfTokenToChan
   ASSERT_EQ(changed->status, 200) << changed->body;
   const std::string fresh = SessionCookie(changed);
   const std::string fresh_csrf = Json(changed)["csrf_token"];
-  EXPECT_TRUE(
-      IsApiError(client.Get("/api/v1/session", WithSession(cookie)), 401, "unauthenticated"))
+  EXPECT_EQ(Json(client.Get("/api/v1/session", WithSession(cookie))),
+            (json{{"accounts", true}, {"user", nullptr}}))
       << "the old session ended with the password change";
+  EXPECT_TRUE(
+      IsApiError(client.Get("/api/v1/predictions", WithSession(cookie)), 401, "unauthenticated"));
 
   auto upload = client.Post("/api/v1/predictions", WithSession(fresh), ChestPng(7), "image/png");
   EXPECT_TRUE(IsApiError(upload, 403, "forbidden")) << "no CSRF token";
@@ -347,6 +353,21 @@ TEST(AuthLegacyClients, TheOriginalsRoutesAnswerWithoutCredentialsOnlyToLegacyCl
   EXPECT_EQ(health->status, 200);
   EXPECT_TRUE(IsApiError(client.Get("/api/v1/predictions"), 401, "unauthenticated"))
       << "only the original's routes are opened";
+}
+
+TEST(AuthOff, WithoutAccountsTheSessionRouteSaysSoAndTheOthersAre404) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string());
+  ASSERT_EQ(server.Start(), "");
+  auto client = server.Client();
+  auto who = client.Get("/api/v1/session");
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->status, 200);
+  EXPECT_EQ(Json(who), (json{{"accounts", false}}));
+  EXPECT_TRUE(IsApiError(client.Get("/api/v1/users"), 404, "not_found"));
+  auto open = client.Get("/api/v1/predictions");
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->status, 200) << "no accounts: open as before";
 }
 
 }  // namespace

@@ -171,11 +171,11 @@ async function start() {
   try {
     const session = await loadSession();
     if (!session) {
-      location.assign(`/login.html?next=${encodeURIComponent('/admin.html')}`);
+      location.assign(`/static/login.html?next=${encodeURIComponent('/static/admin.html')}`);
       return;
     }
     if (session.must_change_password) {
-      location.assign(`/login.html?next=${encodeURIComponent('/admin.html')}`);
+      location.assign(`/static/login.html?next=${encodeURIComponent('/static/admin.html')}`);
       return;
     }
     state.me = session;

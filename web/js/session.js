@@ -48,15 +48,16 @@ export function sendJson(method, path, body) {
 }
 
 /**
- * GET /api/v1/session: the session body, or null when not logged in (401). Resolves undefined
- * when the server has no accounts at all (404: a server from before them).
+ * GET /api/v1/session: the session body, or null when not logged in. Resolves undefined when the
+ * server runs without accounts ({"accounts": false}, or a server from before them: 404).
  */
 export async function loadSession() {
   try {
-    current = await call('GET', '/api/v1/session');
+    const body = await call('GET', '/api/v1/session');
+    if (!body || body.accounts === false) return undefined;
+    current = body.user ? body : null;
     return current;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) { current = null; return null; }
     if (err instanceof ApiError && err.status === 404) return undefined;
     throw err;
   }
@@ -81,7 +82,7 @@ export async function logout() {
     await call('DELETE', '/api/v1/session');
   } finally {
     current = null;
-    location.assign('/login.html');
+    location.assign('/static/login.html');
   }
 }
 

@@ -18,12 +18,12 @@ export async function mountSessionNav() {
   if (session === undefined) return;  // no accounts on this server
   const next = encodeURIComponent(location.pathname + location.hash);
   if (session === null || session.must_change_password) {
-    location.assign(`/login.html?next=${next}`);
+    location.assign(`/static/login.html?next=${next}`);
     return;
   }
-  if (session.role === 'admin') nav.append(h('a', { href: '/admin.html', id: 'nav-admin' }, 'Admin'));
+  if (session.role === 'admin') nav.append(h('a', { href: '/static/admin.html', id: 'nav-admin' }, 'Admin'));
   nav.append(
-    h('a', { href: '/login.html#change-password', id: 'nav-password' }, 'Password'),
+    h('a', { href: '/static/login.html#change-password', id: 'nav-password' }, 'Password'),
     h('span', { class: 'muted small', 'data-testid': 'session-user' }, session.user),
     h('button', {
       class: 'button', type: 'button', id: 'logout-button',
