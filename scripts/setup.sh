@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libcpp-httplib-dev libssl-dev
   libgtest-dev prometheus              # tests: GoogleTest; a real Prometheus scrapes the trainer
   libsqlite3-dev libhiredis-dev redis-server   # result store: SQLite (default) or Redis
+  libsodium-dev                         # accounts: Argon2id password hashes, random tokens
   chromium fonts-dejavu-core            # browser test: headless Chromium driven by playwright-core
   clang-format clang-tidy               # scripts/lint.sh: the format check (always) and clang-tidy
   nginx prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter openssl  # deploy/local/stack.sh and tests/deploy

@@ -7,6 +7,7 @@ import { h } from './js/dom.js';
 import { mountDetail, mountList } from './js/history_page.js';
 import { mount as mountModel } from './js/model_page.js';
 import { clearError } from './js/notices.js';
+import { mountSessionNav } from './js/session_nav.js';
 import { mount as mountUpload } from './js/upload_page.js';
 
 const routes = [
@@ -64,3 +65,4 @@ for (const type of ['dragover', 'drop']) {
 window.addEventListener('hashchange', render);
 if (!location.hash) history.replaceState(null, '', '#/upload');
 render();
+mountSessionNav();

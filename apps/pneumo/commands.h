@@ -22,6 +22,15 @@ void AddCalibrateCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddEnsembleCommand(CLI::App& app, int& exit_code);
 void AddModelCommand(CLI::App& app, int& exit_code);
+// pneumo user, pneumo token and pneumo audit (account_commands.cc).
+void AddAccountCommands(CLI::App& app, int& exit_code);
+
+// --data-dir's default: $PNEUMO_DATA_DIR, else ./pneumo-data.
+std::filesystem::path DefaultDataDir();
+// `store` when given, else SQLite at data_dir/results.db (creating data_dir): the store every
+// subcommand uses by default, `pneumo serve` included.
+Result<std::string> StoreUrlOrDefault(const std::string& store,
+                                      const std::filesystem::path& data_dir);
 
 // The validation images a model was calibrated on: `data` (a Kermany folder or its parent) split
 // by patient again with the seed and fraction recorded in the card. kInvalidArgument when the

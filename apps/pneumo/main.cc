@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   pneumo::app::AddServeCommand(app, exit_code);
   pneumo::app::AddEnsembleCommand(app, exit_code);
   pneumo::app::AddModelCommand(app, exit_code);
+  pneumo::app::AddAccountCommands(app, exit_code);
   app.parse_complete_callback([&] { pneumo::log::Init(log_level); });
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -14,6 +14,7 @@
 
 #include "apps/pneumo/commands.h"
 #include "apps/pneumo/config_file.h"
+#include "auth/account_service.h"
 #include "core/logging.h"
 #include "http/http_server.h"
 #include "serving/prediction_service.h"
@@ -49,6 +50,11 @@ struct ServeArgs {
   std::string log_level = "info";  // also pneumo's own --log-level, before the subcommand
   fs::path config;                 // --config; empty: kDefaultConfig when it exists
   bool print_config = false;
+  // Accounts (docs/security-api.md): opt-in until the black-box tests and the web UI's session
+  // routes are in; then the default flips to on.
+  bool accounts = false;
+  std::string metrics_networks = "127.0.0.0/8,::1/128";
+  std::string legacy_clients;  // none
 };
 
 // Read when --config is not given and the file exists: where the Debian package puts it.
@@ -226,14 +232,42 @@ int Serve(const ServeArgs& args) {
   sigaddset(&stop_signals, SIGHUP);  // reload the model
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto server = http::HttpServer::Start(
-      **service, registry,
-      {.host = address->first,
-       .port = address->second,
-       .max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024),
-       .threads = args.http_threads,
-       .web_root = args.web_root,
-       .worker_nice = args.http_nice});
+  http::HttpOptions http_options{
+      .host = address->first,
+      .port = address->second,
+      .max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024),
+      .threads = args.http_threads,
+      .web_root = args.web_root,
+      .worker_nice = args.http_nice};
+  // The accounts and the audit trail live in the same store as the predictions.
+  std::unique_ptr<store::AccountStore> account_store;
+  std::unique_ptr<store::AuditStore> audit_store;
+  std::unique_ptr<auth::AccountService> accounts;
+  if (args.accounts) {
+    auto metrics_networks = http::NetworkList::Parse(args.metrics_networks);
+    if (!metrics_networks) return fail("--metrics-networks: " + metrics_networks.error().message);
+    auto legacy_networks = http::NetworkList::Parse(args.legacy_clients);
+    if (!legacy_networks) return fail("--legacy-clients: " + legacy_networks.error().message);
+    auto opened_accounts = store::OpenAccountStore(store_url);
+    if (!opened_accounts) return fail(opened_accounts.error().ToString());
+    auto opened_audit = store::OpenAuditStore(store_url);
+    if (!opened_audit) return fail(opened_audit.error().ToString());
+    account_store = std::move(*opened_accounts);
+    audit_store = std::move(*opened_audit);
+    accounts = std::make_unique<auth::AccountService>(*account_store, *audit_store,
+                                                      auth::AccountOptions{});
+    http_options.accounts = accounts.get();
+    http_options.audit = audit_store.get();
+    http_options.access = {.metrics_networks = std::move(*metrics_networks),
+                           .legacy_networks = std::move(*legacy_networks)};
+    if (!http_options.access.legacy_networks.empty()) {
+      spdlog::warn(
+          "event=legacy_clients_open networks={} risk=\"the original's routes answer "
+          "these networks without credentials, unaudited by user\"",
+          http_options.access.legacy_networks.ToString());
+    }
+  }
+  auto server = http::HttpServer::Start(**service, registry, std::move(http_options));
   if (!server) return fail(server.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),
@@ -325,6 +359,16 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-poll-ms", args->model_poll_ms,
                   "How often to look for a newly published model in --model (0: only on SIGHUP)")
       ->capture_default_str();
+  cmd->add_flag("--accounts", args->accounts,
+                "Require a session or an API token on every route but health and the login page; "
+                "doctors see only their own predictions; views are audited (docs/security-api.md)");
+  cmd->add_option("--metrics-networks", args->metrics_networks,
+                  "With --accounts: networks that may read /metrics without a token (CIDR,...)")
+      ->capture_default_str();
+  cmd->add_option("--legacy-clients", args->legacy_clients,
+                  "With --accounts: networks whose clients may use POST /predict, GET /predictions "
+                  "and GET /health without credentials, as the original allowed (a risk: anyone "
+                  "there sees every prediction); default none");
   // The program's --log-level, repeated here so that the config file can set it too.
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <span>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/audit_json.h"
 #include "core/logging.h"
 #include "core/socket_options.h"
 #include "core/thread_priority.h"
@@ -86,7 +88,76 @@ struct Exchange {
   const RouteInfo& route;
   std::string failure_code;  // set when the answer is an error, for the logs
   std::string failure_message;
+  // With accounts on: who is asking (absent on public routes and for trusted networks).
+  std::optional<auth::Principal> principal;
+  std::optional<auth::Session> session;  // when a cookie authenticated
+  std::string request_id;
+
+  // A doctor sees only their own predictions; admins, and callers without accounts, see all.
+  bool MaySee(const store::PredictionRecord& record) const {
+    return !principal || principal->role == auth::Role::kAdmin || record.owner == principal->user;
+  }
+  auth::RequestInfo Info() const {
+    return {.client_address = req.remote_addr, .request_id = request_id};
+  }
 };
+
+// --- accounts (docs/security-api.md) ---
+
+nlohmann::json SessionJson(const auth::Session& s) {
+  return {{"user", s.principal.user},
+          {"role", std::string(auth::RoleName(s.principal.role))},
+          {"csrf_token", s.csrf_token},
+          {"must_change_password", s.principal.must_change_password},
+          {"expires_at", auth::IsoTimeMs(s.expires_at_ms)},
+          {"idle_expires_at", auth::IsoTimeMs(s.idle_expires_at_ms)}};
+}
+
+nlohmann::json UserJson(const auth::UserInfo& u) {
+  return {{"name", u.name},
+          {"role", std::string(auth::RoleName(u.role))},
+          {"disabled", u.disabled},
+          {"must_change_password", u.must_change_password},
+          {"created_at", auth::IsoTimeMs(u.created_at_ms)}};
+}
+
+nlohmann::json TokenJson(const auth::TokenInfo& t) {
+  return {{"id", t.id},
+          {"user", t.user},
+          {"label", t.label},
+          {"created_at", auth::IsoTimeMs(t.created_at_ms)},
+          {"expires_at", auth::IsoTimeMs(t.expires_at_ms)},
+          {"revoked", t.revoked},
+          {"expired", t.expired}};
+}
+
+// The JSON object of a request body; an HttpError when it is not one.
+std::expected<nlohmann::json, HttpError> JsonBody(const Request& req, bool empty_allowed) {
+  if (req.body.empty() && empty_allowed) return nlohmann::json::object();
+  auto body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) {
+    return std::unexpected(RequestError(400, "bad_request", "the body must be a JSON object"));
+  }
+  return body;
+}
+
+// body[key] as a string ("" when absent); an HttpError when present but not a string.
+std::expected<std::string, HttpError> StringField(const nlohmann::json& body, const char* key) {
+  if (!body.contains(key)) return std::string();
+  if (!body[key].is_string()) {
+    return std::unexpected(
+        RequestError(400, "bad_request", std::string("'") + key + "' must be a string"));
+  }
+  return body[key].get<std::string>();
+}
+
+// Behind the TLS proxy (deploy/nginx sets it): the cookie gets Secure.
+bool OverTls(const Request& req) { return req.get_header_value("X-Forwarded-Proto") == "https"; }
+
+// Another doctor's prediction answers exactly as a missing one, so that ids cannot be probed.
+HttpError NotYours(const std::string& id) {
+  return RequestError(404, "not_found", "no prediction with id '" + id + "'");
+}
 
 void Send(Exchange& ex, const HttpError& error) {
   const HttpError answer = ex.route.errors == ErrorShape::kCompat ? CompatError(error) : error;
@@ -314,6 +385,8 @@ struct HttpServer::State {
       fallback_metrics;  // GUARDED_BY(fallback_mu)
 
   void Register();
+  // Runs the route's access check (accounts on); false when it answered a refusal.
+  bool Admit(Exchange& ex);
   void Serve(std::size_t entry, const Request& req, Response& res,
              const httplib::ContentReader* reader);
   void AnswerUnhandled(const Request& req, Response& res);
@@ -336,7 +409,30 @@ struct HttpServer::State {
   void Index(Exchange& ex);
   void Static(Exchange& ex);
 
+  void Login(Exchange& ex);
+  void GetSession(Exchange& ex);
+  void Logout(Exchange& ex);
+  void ChangePassword(Exchange& ex);
+  void ListUsers(Exchange& ex);
+  void CreateUser(Exchange& ex);
+  void DisableUser(Exchange& ex);
+  void ResetPassword(Exchange& ex);
+  void ListTokens(Exchange& ex);
+  void CreateToken(Exchange& ex);
+  void RevokeToken(Exchange& ex);
+  void ListAudit(Exchange& ex);
+  // The account service, or a 404 "accounts are off" (then null).
+  auth::AccountService* Accounts(Exchange& ex);
+
   void Predict(Exchange& ex, bool compat);
+  // The record behind ex.req.matches[1] when the caller may see it; otherwise answers and
+  // returns nothing (404 for a malformed, unknown or another doctor's id).
+  std::optional<store::PredictionRecord> VisibleRecord(Exchange& ex, std::string_view action);
+  // An audit entry for a health-data access, when accounts are on. False (and a 503 sent) when
+  // it cannot be written: health data is not served unaudited.
+  bool Audit(Exchange& ex, std::string_view action, std::string_view target,
+             std::string_view outcome);
+  Result<store::PredictionPage> ListFor(const Exchange& ex, int page, int per_page);
   void ServeStatic(Exchange& ex, const std::string& name);
 };
 
@@ -369,6 +465,32 @@ std::span<const HttpServer::State::Entry> HttpServer::State::Table() {
       {{"GET", "/healthz", R"(/healthz)", A::kPublic, E::kApi}, &State::Liveness},
       {{"GET", "/readyz", R"(/readyz)", A::kPublic, E::kApi}, &State::Readiness},
       {{"GET", "/metrics", R"(/metrics)", A::kMetrics, E::kApi}, &State::Metrics},
+      // Accounts. Logging in is open (it is how one signs in); the service checks self-or-admin
+      // on the token routes.
+      {{"POST", "/api/v1/session", R"(/api/v1/session)", A::kPublic, E::kApi}, &State::Login},
+      // Open so that a page can ask "who am I" without an error in the console: it answers
+      // {"accounts": false} on a server without accounts and {"user": null} when not signed in.
+      {{"GET", "/api/v1/session", R"(/api/v1/session)", A::kPublic, E::kApi}, &State::GetSession},
+      {{"DELETE", "/api/v1/session", R"(/api/v1/session)", A::kSignedIn, E::kApi}, &State::Logout},
+      {{"POST", "/api/v1/session/password", R"(/api/v1/session/password)", A::kSignedIn, E::kApi},
+       &State::ChangePassword},
+      {{"GET", "/api/v1/users", R"(/api/v1/users)", A::kAdmin, E::kApi}, &State::ListUsers},
+      {{"POST", "/api/v1/users", R"(/api/v1/users)", A::kAdmin, E::kApi}, &State::CreateUser},
+      {{"POST", "/api/v1/users/{name}/disable", R"(/api/v1/users/([^/]+)/disable)", A::kAdmin,
+        E::kApi},
+       &State::DisableUser},
+      {{"POST", "/api/v1/users/{name}/password", R"(/api/v1/users/([^/]+)/password)", A::kAdmin,
+        E::kApi},
+       &State::ResetPassword},
+      {{"GET", "/api/v1/users/{name}/tokens", R"(/api/v1/users/([^/]+)/tokens)", A::kSignedIn,
+        E::kApi},
+       &State::ListTokens},
+      {{"POST", "/api/v1/users/{name}/tokens", R"(/api/v1/users/([^/]+)/tokens)", A::kSignedIn,
+        E::kApi},
+       &State::CreateToken},
+      {{"DELETE", "/api/v1/tokens/{id}", R"(/api/v1/tokens/([^/]+))", A::kSignedIn, E::kApi},
+       &State::RevokeToken},
+      {{"GET", "/api/v1/audit", R"(/api/v1/audit)", A::kAdmin, E::kApi}, &State::ListAudit},
       // The page shell and its assets hold no health data: what they show comes from the API.
       {{"GET", "/", R"(/)", A::kPublic, E::kApi}, &State::Index},
       {{"GET", "/static/{path}", R"(/static/(.+))", A::kPublic, E::kApi}, &State::Static},
@@ -391,8 +513,10 @@ void HttpServer::State::Predict(Exchange& ex, bool compat) {
   if (compat && upload->filename.empty())
     return Send(ex, RequestError(400, "no_file_selected", "No file selected"));
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(upload->bytes.data());
-  auto record = service.Predict({bytes, upload->bytes.size()}, upload->filename);
+  auto record = service.Predict({bytes, upload->bytes.size()}, upload->filename,
+                                ex.principal ? ex.principal->user : std::string());
   if (!record) return Send(ex, record.error());
+  if (!Audit(ex, "prediction.create", record->id, "success")) return;
   if (compat) {
     return SendJson(ex.res, 200, CompatPredictionJson(*record, EchoedImage(*upload, *record)));
   }
@@ -407,8 +531,9 @@ void HttpServer::State::PostCompatPrediction(Exchange& ex) { Predict(ex, /*compa
 void HttpServer::State::ListPredictions(Exchange& ex) {
   auto paging = ParsePaging(ex.req);
   if (!paging) return Send(ex, paging.error());
-  auto page = service.store().List(paging->page, paging->per_page);
+  auto page = ListFor(ex, paging->page, paging->per_page);
   if (!page) return Send(ex, page.error());
+  if (!Audit(ex, "prediction.list", "page " + std::to_string(paging->page), "success")) return;
   SendJson(ex.res, 200, PredictionPageJson(*page));
 }
 
@@ -417,8 +542,9 @@ void HttpServer::State::ListPredictions(Exchange& ex) {
 void HttpServer::State::ListCompatPredictions(Exchange& ex) {
   const int number = CompatPageParam(ex.req);
   if (number < 1) return Send(ex, RequestError(400, "invalid_paging", "Page must be >= 1"));
-  auto page = service.store().List(number, kCompatPerPage);
+  auto page = ListFor(ex, number, kCompatPerPage);
   if (!page) return Send(ex, page.error());
+  if (!Audit(ex, "prediction.list", "page " + std::to_string(number), "success")) return;
   const std::int64_t pages = (page->total + kCompatPerPage - 1) / kCompatPerPage;
   if (page->total > 0 && number > pages)
     return Send(ex, RequestError(400, "invalid_paging", "Page out of range"));
@@ -426,27 +552,61 @@ void HttpServer::State::ListCompatPredictions(Exchange& ex) {
   ex.res.set_content(OrderedJsonText(CompatPageJson(*page)), kJson);
 }
 
-void HttpServer::State::GetPrediction(Exchange& ex) {
+std::optional<store::PredictionRecord> HttpServer::State::VisibleRecord(Exchange& ex,
+                                                                        std::string_view action) {
   auto id = KnownId(ex);
-  if (!id) return;
+  if (!id) return std::nullopt;
   auto record = service.store().Get(*id);
-  if (!record) return Send(ex, record.error());
+  if (!record) {
+    Send(ex, record.error());
+    return std::nullopt;
+  }
+  if (!ex.MaySee(*record)) {
+    if (Audit(ex, action, *id, "denied")) Send(ex, NotYours(*id));
+    return std::nullopt;
+  }
+  if (!Audit(ex, action, *id, "success")) return std::nullopt;
+  return std::move(*record);
+}
+
+bool HttpServer::State::Audit(Exchange& ex, std::string_view action, std::string_view target,
+                              std::string_view outcome) {
+  if (options.accounts == nullptr) return true;
+  auto recorded = options.accounts->Record(ex.principal ? &*ex.principal : nullptr, action, target,
+                                           ex.Info(), outcome);
+  if (recorded) return true;
+  Send(ex,
+       Error{ErrorCode::kUnavailable, "the audit trail cannot be written, so nothing is served: " +
+                                          recorded.error().message});
+  return false;
+}
+
+Result<store::PredictionPage> HttpServer::State::ListFor(const Exchange& ex, int page,
+                                                         int per_page) {
+  if (ex.principal && ex.principal->role != auth::Role::kAdmin) {
+    return service.store().ListOwnedBy(ex.principal->user, page, per_page);
+  }
+  return service.store().List(page, per_page);
+}
+
+void HttpServer::State::GetPrediction(Exchange& ex) {
+  auto record = VisibleRecord(ex, "prediction.view");
+  if (!record) return;
   SendJson(ex.res, 200, PredictionJson(*record));
 }
 
 void HttpServer::State::GetImage(Exchange& ex) {
-  auto id = KnownId(ex);
-  if (!id) return;
-  auto jpeg = service.store().GetPreview(*id);
-  if (!jpeg) return Send(ex, jpeg.error());
+  auto record = VisibleRecord(ex, "prediction.image");
+  if (!record) return;
+  const auto& jpeg = record->preview_jpeg;
   ex.res.set_header("Cache-Control", "private, max-age=31536000, immutable");  // ids never change
-  ex.res.set_content(std::string(jpeg->begin(), jpeg->end()), "image/jpeg");
+  ex.res.set_content(std::string(jpeg.begin(), jpeg.end()), "image/jpeg");
 }
 
 void HttpServer::State::GetHeatmap(Exchange& ex) {
-  auto id = KnownId(ex);
-  if (!id) return;
-  auto png = service.Heatmap(*id);
+  auto record = VisibleRecord(ex, "prediction.heatmap");
+  if (!record) return;
+  auto png = service.Heatmap(record->id);
   if (!png) return Send(ex, png.error());
   ex.res.set_header("Cache-Control", "private, max-age=31536000, immutable");
   ex.res.set_content(std::string(png->begin(), png->end()), "image/png");
@@ -463,6 +623,213 @@ void HttpServer::State::GetOpenApi(Exchange& ex) {
   if (!spec)
     return Send(ex, RequestError(404, "not_found", "this build carries no OpenAPI description"));
   ex.res.set_content(std::string(spec->content), kJson);
+}
+
+auth::AccountService* HttpServer::State::Accounts(Exchange& ex) {
+  if (options.accounts == nullptr || options.audit == nullptr) {
+    Send(ex, RequestError(404, "not_found",
+                          "accounts are off on this server (start pneumo serve with --accounts)"));
+    return nullptr;
+  }
+  return options.accounts;
+}
+
+void HttpServer::State::Login(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto body = JsonBody(ex.req, /*empty_allowed=*/false);
+  if (!body) return Send(ex, body.error());
+  auto user = StringField(*body, "user");
+  auto password = StringField(*body, "password");
+  if (!user) return Send(ex, user.error());
+  if (!password) return Send(ex, password.error());
+  auto session = accounts->Login(*user, *password, ex.Info());
+  if (!session) return Send(ex, session.error());
+  ex.res.set_header("Set-Cookie",
+                    SessionCookieHeader(*session, accounts->NowMs(), OverTls(ex.req)));
+  ex.res.set_header("Cache-Control", "no-store");
+  SendJson(ex.res, 200, SessionJson(*session));
+}
+
+void HttpServer::State::GetSession(Exchange& ex) {
+  ex.res.set_header("Cache-Control", "no-store");
+  if (options.accounts == nullptr) return SendJson(ex.res, 200, {{"accounts", false}});
+  const std::string authorization = ex.req.get_header_value("Authorization");
+  const std::string cookie = ex.req.get_header_value("Cookie");
+  auto decision = CheckAccess(Access::kSignedIn, ex.route.label,
+                              {.method = ex.req.method,
+                               .authorization = authorization,
+                               .cookie = cookie,
+                               .client_address = ex.req.remote_addr},
+                              *options.accounts, options.access);
+  if (!decision && decision.error().code == ErrorCode::kUnauthenticated) {
+    return SendJson(ex.res, 200, {{"accounts", true}, {"user", nullptr}});
+  }
+  if (!decision) return Send(ex, decision.error());
+  nlohmann::json body;
+  if (decision->session) {
+    body = SessionJson(*decision->session);
+  } else {
+    body = {{"user", decision->principal->user},
+            {"role", std::string(auth::RoleName(decision->principal->role))},
+            {"via", "token"}};
+  }
+  body["accounts"] = true;
+  SendJson(ex.res, 200, body);
+}
+
+void HttpServer::State::Logout(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  const std::string cookie = ex.req.get_header_value("Cookie");
+  if (auto done = accounts->Logout(CookieValue(cookie, kSessionCookie), ex.Info()); !done) {
+    return Send(ex, done.error());
+  }
+  ex.res.set_header("Set-Cookie", ClearedSessionCookieHeader(OverTls(ex.req)));
+  ex.res.status = 204;
+}
+
+void HttpServer::State::ChangePassword(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto body = JsonBody(ex.req, /*empty_allowed=*/false);
+  if (!body) return Send(ex, body.error());
+  auto old_password = StringField(*body, "old_password");
+  auto new_password = StringField(*body, "new_password");
+  if (!old_password) return Send(ex, old_password.error());
+  if (!new_password) return Send(ex, new_password.error());
+  auto session = accounts->ChangePassword(*ex.principal, *old_password, *new_password, ex.Info());
+  if (!session) return Send(ex, session.error());
+  ex.res.set_header("Set-Cookie",
+                    SessionCookieHeader(*session, accounts->NowMs(), OverTls(ex.req)));
+  ex.res.set_header("Cache-Control", "no-store");
+  SendJson(ex.res, 200, SessionJson(*session));
+}
+
+void HttpServer::State::ListUsers(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto users = accounts->ListUsers(*ex.principal);
+  if (!users) return Send(ex, users.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& u : *users) items.push_back(UserJson(u));
+  SendJson(ex.res, 200, {{"items", items}});
+}
+
+void HttpServer::State::CreateUser(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto body = JsonBody(ex.req, /*empty_allowed=*/false);
+  if (!body) return Send(ex, body.error());
+  auto name = StringField(*body, "name");
+  auto role_name = StringField(*body, "role");
+  if (!name) return Send(ex, name.error());
+  if (!role_name) return Send(ex, role_name.error());
+  auto role = auth::ParseRole(*role_name);
+  if (!role) return Send(ex, role.error());
+  auto otp = accounts->CreateUser(*ex.principal, *name, *role, ex.Info());
+  if (!otp) return Send(ex, otp.error());
+  ex.res.set_header("Location", "/api/v1/users/" + otp->user);
+  ex.res.set_header("Cache-Control", "no-store");
+  SendJson(ex.res, 201,
+           {{"name", otp->user},
+            {"role", std::string(auth::RoleName(*role))},
+            {"one_time_password", otp->password}});
+}
+
+void HttpServer::State::DisableUser(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  const std::string name = ex.req.matches[1];
+  if (auto done = accounts->DisableUser(*ex.principal, name, ex.Info()); !done) {
+    return Send(ex, done.error());
+  }
+  SendJson(ex.res, 200, {{"name", name}, {"disabled", true}});
+}
+
+void HttpServer::State::ResetPassword(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto otp = accounts->ResetPassword(*ex.principal, std::string(ex.req.matches[1]), ex.Info());
+  if (!otp) return Send(ex, otp.error());
+  ex.res.set_header("Cache-Control", "no-store");
+  SendJson(ex.res, 200, {{"name", otp->user}, {"one_time_password", otp->password}});
+}
+
+void HttpServer::State::ListTokens(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto tokens = accounts->ListTokens(*ex.principal, std::string(ex.req.matches[1]));
+  if (!tokens) return Send(ex, tokens.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& t : *tokens) items.push_back(TokenJson(t));
+  SendJson(ex.res, 200, {{"items", items}});
+}
+
+void HttpServer::State::CreateToken(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  auto body = JsonBody(ex.req, /*empty_allowed=*/true);
+  if (!body) return Send(ex, body.error());
+  auto label = StringField(*body, "label");
+  if (!label) return Send(ex, label.error());
+  int days = 0;
+  if (body->contains("expires_days")) {
+    if (!(*body)["expires_days"].is_number_integer()) {
+      return Send(ex, RequestError(400, "bad_request", "'expires_days' must be an integer"));
+    }
+    const auto requested = (*body)["expires_days"].get<std::int64_t>();
+    days = requested < 1 || requested > 100'000 ? -1 : static_cast<int>(requested);
+  }
+  auto made =
+      accounts->CreateToken(*ex.principal, std::string(ex.req.matches[1]), *label, days, ex.Info());
+  if (!made) return Send(ex, made.error());
+  nlohmann::json out = TokenJson(made->info);
+  out["token"] = made->token;
+  ex.res.set_header("Cache-Control", "no-store");
+  SendJson(ex.res, 201, out);
+}
+
+void HttpServer::State::RevokeToken(Exchange& ex) {
+  auto* accounts = Accounts(ex);
+  if (!accounts) return;
+  if (auto done = accounts->RevokeToken(*ex.principal, std::string(ex.req.matches[1]), ex.Info());
+      !done) {
+    return Send(ex, done.error());
+  }
+  ex.res.status = 204;
+}
+
+void HttpServer::State::ListAudit(Exchange& ex) {
+  if (!Accounts(ex)) return;
+  store::AuditFilter filter{.user = ex.req.get_param_value("user"),
+                            .action = ex.req.get_param_value("action")};
+  for (const auto& [name, out] :
+       {std::pair{"since", &filter.since_ms}, std::pair{"until", &filter.until_ms}}) {
+    if (!ex.req.has_param(name)) continue;
+    auto ms = auth::ParseIsoTime(ex.req.get_param_value(name));
+    if (!ms) return Send(ex, ms.error());
+    *out = *ms;
+  }
+  auto page = IntParam(ex.req, "page", 1);
+  auto per_page = IntParam(ex.req, "per_page", 50);
+  if (!page || !per_page || *page < 1 || *per_page < 1 ||
+      *per_page > store::AuditStore::kMaxPerPage) {
+    return Send(ex, RequestError(400, "invalid_paging",
+                                 "page must be an integer >= 1 and per_page an integer from 1 to " +
+                                     std::to_string(store::AuditStore::kMaxPerPage)));
+  }
+  auto listed = options.audit->List(filter, *page, *per_page);
+  if (!listed) return Send(ex, listed.error());
+  if (!Audit(ex, "audit.list", "page " + std::to_string(*page), "success")) return;
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& e : listed->items) items.push_back(auth::AuditEntryJson(e));
+  ex.res.set_header("Cache-Control", "no-store");
+  SendJson(ex.res, 200,
+           {{"items", items},
+            {"page", listed->page},
+            {"per_page", listed->per_page},
+            {"total", listed->total}});
 }
 
 void HttpServer::State::Liveness(Exchange& ex) { SendJson(ex.res, 200, {{"status", "ok"}}); }
@@ -515,6 +882,30 @@ void HttpServer::State::ServeStatic(Exchange& ex, const std::string& name) {
   ex.res.set_content(std::move(content), std::string(ContentTypeFor(name)));
 }
 
+bool HttpServer::State::Admit(Exchange& ex) {
+  if (options.accounts == nullptr) return true;
+  const std::string authorization = ex.req.get_header_value("Authorization");
+  const std::string cookie = ex.req.get_header_value("Cookie");
+  const std::string csrf = ex.req.get_header_value("X-CSRF-Token");
+  auto decision = CheckAccess(ex.route.access, ex.route.label,
+                              {.method = ex.req.method,
+                               .authorization = authorization,
+                               .cookie = cookie,
+                               .csrf_token = csrf,
+                               .client_address = ex.req.remote_addr},
+                              *options.accounts, options.access);
+  if (!decision) {
+    if (decision.error().code == ErrorCode::kUnauthenticated) {
+      ex.res.set_header("WWW-Authenticate", "Bearer realm=\"pneumo\"");
+    }
+    Send(ex, decision.error());
+    return false;
+  }
+  ex.principal = std::move(decision->principal);
+  ex.session = std::move(decision->session);
+  return true;
+}
+
 // Every request ends here: its metrics, and one access-log line (the route's label, never the raw
 // path, which may hold an id or a file name). Server-side failures also get an error line.
 void HttpServer::State::Finish(RouteMetrics& metrics, Exchange& ex, Clock::duration elapsed,
@@ -545,8 +936,13 @@ void HttpServer::State::Serve(std::size_t entry_index, const Request& req, Respo
   const log::ScopedRequestId tag(request_id);
   res.set_header("X-Request-Id", request_id);
   Exchange ex{req, res, reader, entry.info};
+  ex.request_id = request_id;
   // The last line of defence: an exception becomes a 500 with a JSON body, not a lost connection.
   try {
+    if (!Admit(ex)) {
+      Finish(*route_metrics[entry_index], ex, Clock::now() - start, /*timed=*/true);
+      return;
+    }
     (this->*entry.handler)(ex);
   } catch (const std::exception& e) {
     Send(ex, Error{ErrorCode::kInternal, std::string("unexpected error: ") + e.what()});

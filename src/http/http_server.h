@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "http/access_control.h"
 #include "metrics/registry.h"
 #include "serving/prediction_service.h"
 
@@ -39,15 +40,13 @@ struct HttpOptions {
   // See core/thread_priority.h for why the model's threads should win.
   int worker_nice = 10;
   bool access_log = true;  // one info line per request (method, route, status, duration, bytes)
-};
-
-// Who may call a route. Recorded per route for the access checks of the accounts work.
-enum class Access {
-  kPublic,    // anyone: liveness, readiness, the login page and its assets
-  kSignedIn,  // a session or an API token, any role
-  kAdmin,     // an admin's session or token
-  kMetrics,   // the metrics networks, or a token
-  kLegacy,    // like kSignedIn, or a client in the legacy networks (the original's routes)
+  // Accounts: when set, every route is checked against its Access before its handler runs
+  // (http/access_control.h), doctors see only the predictions they uploaded, and uploads, views
+  // and listings leave audit entries. Null: no accounts, every route open (as before accounts
+  // existed). REQUIRES: outlives the server.
+  auth::AccountService* accounts = nullptr;
+  store::AuditStore* audit = nullptr;  // for GET /api/v1/audit; REQUIRES: set with `accounts`
+  AccessOptions access;                // --metrics-networks, --legacy-clients
 };
 
 // The routes of the original Flask API answer errors in its shape, {"error": "<message>"}; all

@@ -237,7 +237,8 @@ Result<std::vector<float>> PredictionService::RunBatch(std::span<const cv::Mat> 
 }
 
 Result<store::PredictionRecord> PredictionService::Predict(std::span<const std::uint8_t> bytes,
-                                                           std::string_view filename) {
+                                                           std::string_view filename,
+                                                           std::string_view owner) {
   const auto arrived = Clock::now();
   const auto deadline = arrived + options_.request_timeout;
   const auto slot = Current();  // prepares this upload; the batch may run on a newer model
@@ -272,6 +273,7 @@ Result<store::PredictionRecord> PredictionService::Predict(std::span<const std::
   record.id = NewPredictionId(record.created_at_ms);
   record.created_at = IsoUtc(record.created_at_ms);
   record.filename = CleanFilename(filename, decoded->format);
+  record.owner = std::string(owner);
   record.sha256 = Sha256Hex(bytes);
   auto preview_jpeg = EncodeJpeg(MakePreview(decoded->gray, options_.preview_max_side));
   if (preview_jpeg) record.preview_jpeg = std::move(*preview_jpeg);

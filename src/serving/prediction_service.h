@@ -62,13 +62,14 @@ class PredictionService {
   PredictionService(const PredictionService&) = delete;
   PredictionService& operator=(const PredictionService&) = delete;
 
-  // Predicts and stores. On success the record is durable in the store. Errors: the decoder's
+  // Predicts and stores. On success the record is durable in the store. `owner` is the user who
+  // uploaded it (store::PredictionRecord::owner; "" without accounts). Errors: the decoder's
   // (kEmptyInput, kUnsupportedFormat, kCorruptInput, kImageTooLarge, kInvalidDimensions); kBusy
   // when the batch queue is full; kTimeout when not computed within request_timeout; kUnavailable
   // when computed but not stored (the caller must not report success); kModelError when the model
   // failed.
   Result<store::PredictionRecord> Predict(std::span<const std::uint8_t> bytes,
-                                          std::string_view filename);
+                                          std::string_view filename, std::string_view owner = {});
 
   // Grad-CAM overlay PNG for a stored prediction. kNotFound, kUnavailable (store), kModelError.
   Result<std::vector<std::uint8_t>> Heatmap(std::string_view id);

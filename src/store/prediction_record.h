@@ -27,6 +27,10 @@ struct PredictionRecord {
   // object's text, so new details need no schema change. Stores keep it verbatim.
   std::string details_json = "{}";
   std::vector<std::uint8_t> preview_jpeg;  // small JPEG preview shown with the result
+  // The name of the user who uploaded it: a doctor sees only their own (ResultStore::ListOwnedBy).
+  // "" for records made without accounts (before they existed, or by `pneumo predict --store`);
+  // those are listed to admins only.
+  std::string owner;
 };
 
 // One page of the history, newest first. `items` carry no preview (fetch it with GetPreview).

@@ -15,12 +15,17 @@ constexpr char kIndexKey[] = "pneumo:predictions";
 
 // Hash fields, in the order List reads them (everything but the preview).
 constexpr const char* kListFields[] = {
-    "id",         "filename",      "label",       "probability", "threshold",     "review",
-    "model_name", "model_version", "sha256",      "created_at",  "created_at_ms", "decode_ms",
-    "queue_ms",   "inference_ms",  "details_json"};
+    "id",         "filename",      "label",        "probability", "threshold",     "review",
+    "model_name", "model_version", "sha256",       "created_at",  "created_at_ms", "decode_ms",
+    "queue_ms",   "inference_ms",  "details_json", "owner"};
 constexpr char kPreviewField[] = "preview_jpeg";
 
 std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) + std::string(id); }
+// One sorted set per owner beside the global index, written in the same MULTI as the record.
+// Records stored before owners existed have no "owner" field and are in no owner's index.
+std::string OwnerIndexKey(std::string_view owner) {
+  return "pneumo:predictions:owner:" + std::string(owner);
+}
 
 std::string Number(double value) {
   char buffer[64];
@@ -70,6 +75,7 @@ Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fie
   r.created_at = fields["created_at"];
   r.review = fields["review"] == "1";
   r.details_json = fields["details_json"];
+  r.owner = fields["owner"];  // absent in records from before owners: ""
   const auto& preview = fields[kPreviewField];
   r.preview_jpeg.assign(preview.begin(), preview.end());
   const bool numbers_ok = ParseNumber(fields["probability"], r.probability) &&
@@ -269,6 +275,8 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
                  Number(r.inference_ms),
                  "details_json",
                  r.details_json,
+                 "owner",
+                 r.owner,
                  kPreviewField,
                  std::string(r.preview_jpeg.begin(), r.preview_jpeg.end())};
     if (auto queued = Command(hset, "queueing HSET"); !queued)
@@ -277,6 +285,14 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
             Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id}, "queueing ZADD");
         !queued) {
       return std::unexpected(queued.error());
+    }
+    if (!r.owner.empty()) {
+      if (auto queued =
+              Command({"ZADD", OwnerIndexKey(r.owner), std::to_string(r.created_at_ms), r.id},
+                      "queueing ZADD");
+          !queued) {
+        return std::unexpected(queued.error());
+      }
     }
     auto exec = Command({"EXEC"}, "storing the prediction");
     if (!exec) return std::unexpected(exec.error());
@@ -326,21 +342,30 @@ Result<std::vector<std::uint8_t>> RedisStore::GetPreview(std::string_view id) {
 }
 
 Result<PredictionPage> RedisStore::List(int page, int per_page) {
+  return ListIndex(kIndexKey, page, per_page);
+}
+
+Result<PredictionPage> RedisStore::ListOwnedBy(std::string_view owner, int page, int per_page) {
+  if (owner.empty()) return Fail(ErrorCode::kInvalidArgument, "owner must not be empty");
+  return ListIndex(OwnerIndexKey(owner), page, per_page);
+}
+
+Result<PredictionPage> RedisStore::ListIndex(const std::string& index, int page, int per_page) {
   if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
   std::lock_guard lock(mu_);
   return Retrying<PredictionPage>([&]() -> Result<PredictionPage> {
     PredictionPage result;
     result.page = page;
     result.per_page = per_page;
-    auto count = Command({"ZCARD", kIndexKey}, "counting predictions");
+    auto count = Command({"ZCARD", index}, "counting predictions");
     if (!count) return std::unexpected(count.error());
     result.total = (*count)->integer;
     const std::int64_t start = static_cast<std::int64_t>(page - 1) * per_page;
     if (start >= result.total) return result;
     // Equal scores come back in reverse lexicographic order of id, matching the SQLite order.
-    auto ids = Command(
-        {"ZREVRANGE", kIndexKey, std::to_string(start), std::to_string(start + per_page - 1)},
-        "listing predictions");
+    auto ids =
+        Command({"ZREVRANGE", index, std::to_string(start), std::to_string(start + per_page - 1)},
+                "listing predictions");
     if (!ids) return std::unexpected(ids.error());
     std::vector<Args> reads;
     for (size_t i = 0; i < (*ids)->elements; ++i) {

@@ -7,6 +7,7 @@
 // Usually reached through OpenStore("redis://:password@host:port/db"). Layout:
 //   pneumo:prediction:<id>  hash, one field per PredictionRecord member (preview binary-safe)
 //   pneumo:predictions      sorted set, member <id>, score created_at_ms
+//   pneumo:predictions:owner:<name>  the same, for the records whose owner is <name>
 // Durability is Redis's: run it with appendonly yes and appendfsync always (or everysec, accepting
 // up to a second of loss) so that acknowledged records survive a restart.
 #pragma once
@@ -46,6 +47,7 @@ class RedisStore final : public ResultStore {
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
   Result<PredictionPage> List(int page, int per_page) override;
+  Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) override;
   Result<void> Ping() override;
   std::string Describe() const override;
 
@@ -62,6 +64,7 @@ class RedisStore final : public ResultStore {
 
   explicit RedisStore(Options options);
   Result<void> EnsureConnected();  // REQUIRES: mu_ held
+  Result<PredictionPage> ListIndex(const std::string& index, int page, int per_page);
   // Sends one command (binary-safe). A broken connection is dropped and gives kUnavailable; an
   // error reply gives an Error naming `operation`. REQUIRES: mu_ held, connected.
   Result<Reply> Command(const Args& args, std::string_view operation);

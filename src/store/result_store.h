@@ -41,6 +41,10 @@ class ResultStore {
   // kInvalidArgument unless page >= 1 and 1 <= per_page <= kMaxPerPage.
   virtual Result<PredictionPage> List(int page, int per_page) = 0;
 
+  // The same, restricted to records whose owner is `owner` (total counts only those).
+  // kInvalidArgument for bad paging or an empty owner.
+  virtual Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) = 0;
+
   // Succeeds when the backend answers; for health checks.
   virtual Result<void> Ping() = 0;
 

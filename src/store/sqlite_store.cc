@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 namespace pneumo::store {
@@ -30,9 +31,16 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE INDEX IF NOT EXISTS predictions_newest_first ON predictions(created_at_ms DESC, id DESC);
 )sql";
 
+// Added after the first release: files made before it lack the column, and get it (empty for
+// their old records) when opened. Run after kSchema, on old and new files alike.
+constexpr char kOwnerColumn[] = "ALTER TABLE predictions ADD COLUMN owner TEXT NOT NULL DEFAULT ''";
+constexpr char kOwnerIndex[] =
+    "CREATE INDEX IF NOT EXISTS predictions_by_owner ON predictions(owner, created_at_ms DESC, "
+    "id DESC)";
+
 constexpr char kColumns[] =
     "id, filename, label, probability, threshold, review, model_name, model_version, sha256, "
-    "created_at, created_at_ms, decode_ms, queue_ms, inference_ms, details_json";
+    "created_at, created_at_ms, decode_ms, queue_ms, inference_ms, details_json, owner";
 
 std::string Text(sqlite3_stmt* stmt, int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
@@ -63,6 +71,7 @@ PredictionRecord ReadRecord(sqlite3_stmt* stmt) {
   r.queue_ms = sqlite3_column_double(stmt, 12);
   r.inference_ms = sqlite3_column_double(stmt, 13);
   r.details_json = Text(stmt, 14);
+  r.owner = Text(stmt, 15);
   return r;
 }
 
@@ -124,6 +133,8 @@ SqliteStore::~SqliteStore() {
   preview_.reset();
   count_.reset();
   page_.reset();
+  count_owned_.reset();
+  page_owned_.reset();
   ping_.reset();
   sqlite3_close(db_);
 }
@@ -155,15 +166,20 @@ Result<void> SqliteStore::Prepare() {
   if (int rc = sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
     return std::unexpected(SqlError(rc, "creating the schema"));
   }
+  if (auto migrated = AddOwnerColumn(); !migrated) return migrated;
   const std::string columns = kColumns;
   const std::pair<Statement*, std::string> statements[] = {
       {&insert_, "INSERT INTO predictions (" + columns +
-                     ", preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+                     ", preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
       {&get_, "SELECT " + columns + ", preview_jpeg FROM predictions WHERE id = ?"},
       {&preview_, "SELECT preview_jpeg FROM predictions WHERE id = ?"},
       {&count_, "SELECT COUNT(*) FROM predictions"},
       {&page_, "SELECT " + columns +
                    " FROM predictions ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
+      {&count_owned_, "SELECT COUNT(*) FROM predictions WHERE owner = ?"},
+      {&page_owned_, "SELECT " + columns +
+                         " FROM predictions WHERE owner = ? ORDER BY created_at_ms DESC, id DESC "
+                         "LIMIT ? OFFSET ?"},
       {&ping_, "SELECT 1"},
   };
   for (const auto& [statement, sql] : statements) {
@@ -195,7 +211,7 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
       ok(sqlite3_bind_double(stmt, ++i, r.decode_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
-      ok(BindText(stmt, ++i, r.details_json)) &&
+      ok(BindText(stmt, ++i, r.details_json)) && ok(BindText(stmt, ++i, r.owner)) &&
       ok(sqlite3_bind_blob64(stmt, ++i,
                              r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
                              r.preview_jpeg.size(), SQLITE_TRANSIENT));
@@ -231,7 +247,7 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row)
     return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
-  record.preview_jpeg = Blob(stmt, 15);
+  record.preview_jpeg = Blob(stmt, 16);
   return record;
 }
 
@@ -244,7 +260,44 @@ Result<std::vector<std::uint8_t>> SqliteStore::GetPreview(std::string_view id) {
   return Blob(stmt, 0);
 }
 
+Result<void> SqliteStore::AddOwnerColumn() {
+  sqlite3_stmt* raw = nullptr;
+  if (int rc = sqlite3_prepare_v2(
+          db_, "SELECT 1 FROM pragma_table_info('predictions') WHERE name = 'owner'", -1, &raw,
+          nullptr);
+      rc != SQLITE_OK) {
+    return std::unexpected(SqlError(rc, "reading the schema"));
+  }
+  Statement info(raw);
+  const int rc = sqlite3_step(info.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return std::unexpected(SqlError(rc, "reading the schema"));
+  if (rc == SQLITE_DONE) {
+    if (int added = sqlite3_exec(db_, kOwnerColumn, nullptr, nullptr, nullptr);
+        added != SQLITE_OK) {
+      return std::unexpected(SqlError(added, "adding the owner column"));
+    }
+  }
+  if (int indexed = sqlite3_exec(db_, kOwnerIndex, nullptr, nullptr, nullptr);
+      indexed != SQLITE_OK) {
+    return std::unexpected(SqlError(indexed, "indexing the owner column"));
+  }
+  return {};
+}
+
 Result<PredictionPage> SqliteStore::List(int page, int per_page) {
+  return ListWith(count_.get(), page_.get(), std::nullopt, page, per_page);
+}
+
+Result<PredictionPage> SqliteStore::ListOwnedBy(std::string_view owner, int page, int per_page) {
+  if (owner.empty()) return Fail(ErrorCode::kInvalidArgument, "owner must not be empty");
+  return ListWith(count_owned_.get(), page_owned_.get(), owner, page, per_page);
+}
+
+// `count` and `select` take the owner as their first parameter when `owner` is set.
+Result<PredictionPage> SqliteStore::ListWith(sqlite3_stmt* count, sqlite3_stmt* select,
+                                             std::optional<std::string_view> owner, int page,
+                                             int per_page) {
   if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
   std::lock_guard lock(mu_);
   // One read transaction so that total and items describe the same snapshot.
@@ -259,18 +312,20 @@ Result<PredictionPage> SqliteStore::List(int page, int per_page) {
   PredictionPage result;
   result.page = page;
   result.per_page = per_page;
+  const int first = owner ? 2 : 1;  // index of the first paging parameter
   {
-    ResetOnExit reset(count_.get());
-    const int rc = sqlite3_step(count_.get());
+    ResetOnExit reset(count);
+    if (owner) BindText(count, 1, *owner);
+    const int rc = sqlite3_step(count);
     if (rc != SQLITE_ROW) return std::unexpected(SqlError(rc, "counting predictions"));
-    result.total = sqlite3_column_int64(count_.get(), 0);
+    result.total = sqlite3_column_int64(count, 0);
   }
-  sqlite3_stmt* stmt = page_.get();
-  ResetOnExit reset(stmt);
-  sqlite3_bind_int64(stmt, 1, per_page);
-  sqlite3_bind_int64(stmt, 2, static_cast<std::int64_t>(page - 1) * per_page);
+  ResetOnExit reset(select);
+  if (owner) BindText(select, 1, *owner);
+  sqlite3_bind_int64(select, first, per_page);
+  sqlite3_bind_int64(select, first + 1, static_cast<std::int64_t>(page - 1) * per_page);
   int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) result.items.push_back(ReadRecord(stmt));
+  while ((rc = sqlite3_step(select)) == SQLITE_ROW) result.items.push_back(ReadRecord(select));
   if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "listing predictions"));
   return result;
 }

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "store/result_store.h"
@@ -31,6 +32,7 @@ class SqliteStore final : public ResultStore {
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
   Result<PredictionPage> List(int page, int per_page) override;
+  Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) override;
   Result<void> Ping() override;
   std::string Describe() const override;
 
@@ -42,19 +44,24 @@ class SqliteStore final : public ResultStore {
 
   SqliteStore(std::string path, sqlite3* db);
   Result<void> Prepare();
+  Result<void> AddOwnerColumn();  // the migration for files made before owners; REQUIRES: mu_
+  Result<PredictionPage> ListWith(sqlite3_stmt* count, sqlite3_stmt* select,
+                                  std::optional<std::string_view> owner, int page, int per_page);
   Error SqlError(int rc, std::string_view operation) const;  // REQUIRES: mu_ held
   Result<void> StepToRowWithId(sqlite3_stmt* stmt, std::string_view id,
                                const char* reading);  // REQUIRES: mu_ held
 
   const std::string path_;
   mutable std::mutex mu_;
-  sqlite3* db_;        // GUARDED_BY(mu_); owned, closed in the destructor
-  Statement insert_;   // GUARDED_BY(mu_)
-  Statement get_;      // GUARDED_BY(mu_)
-  Statement preview_;  // GUARDED_BY(mu_)
-  Statement count_;    // GUARDED_BY(mu_)
-  Statement page_;     // GUARDED_BY(mu_)
-  Statement ping_;     // GUARDED_BY(mu_)
+  sqlite3* db_;            // GUARDED_BY(mu_); owned, closed in the destructor
+  Statement insert_;       // GUARDED_BY(mu_)
+  Statement get_;          // GUARDED_BY(mu_)
+  Statement preview_;      // GUARDED_BY(mu_)
+  Statement count_;        // GUARDED_BY(mu_)
+  Statement page_;         // GUARDED_BY(mu_)
+  Statement count_owned_;  // GUARDED_BY(mu_)
+  Statement page_owned_;   // GUARDED_BY(mu_)
+  Statement ping_;         // GUARDED_BY(mu_)
 };
 
 }  // namespace pneumo::store

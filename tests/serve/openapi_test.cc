@@ -247,6 +247,18 @@ const std::set<std::pair<std::string, std::string>> kContractRoutes = {
     {"GET", "/health"},
     {"GET", "/"},
     {"GET", "/static/{path}"},
+    {"POST", "/api/v1/session"},
+    {"GET", "/api/v1/session"},
+    {"DELETE", "/api/v1/session"},
+    {"POST", "/api/v1/session/password"},
+    {"GET", "/api/v1/users"},
+    {"POST", "/api/v1/users"},
+    {"POST", "/api/v1/users/{name}/disable"},
+    {"POST", "/api/v1/users/{name}/password"},
+    {"GET", "/api/v1/users/{name}/tokens"},
+    {"POST", "/api/v1/users/{name}/tokens"},
+    {"DELETE", "/api/v1/tokens/{id}"},
+    {"GET", "/api/v1/audit"},
 };
 
 TEST(OpenApiDocument, IsOpenApi30WithUniqueOperationIdsAndResolvableRefs) {
@@ -402,6 +414,14 @@ bool IsCompatPath(const std::string& path) {
   return false;
 }
 
+bool IsAccountsPath(const std::string& path) {
+  for (const auto& [method, op] : Spec()["paths"][path].items()) {
+    const json tags = op.is_object() ? op.value("tags", json::array()) : json::array();
+    if (std::find(tags.begin(), tags.end(), "accounts") != tags.end()) return true;
+  }
+  return false;
+}
+
 TEST(OpenApiDocument, EveryErrorResponseHasTheErrorSchema) {
   const SchemaValidator validator(Spec());
   for (const auto& [path, item] : Spec()["paths"].items()) {
@@ -503,6 +523,8 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
   std::vector<Probe> probes;
   unsigned seed = 10;
   for (const auto& [method, path] : SpecOperations()) {
+    // The account routes need a server with --accounts and credentials: auth_api_test.cc.
+    if (IsAccountsPath(path)) continue;
     const json& op = Spec()["paths"][path][method == "GET"    ? "get"
                                            : method == "POST" ? "post"
                                                               : "?"];

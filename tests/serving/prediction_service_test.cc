@@ -75,6 +75,20 @@ TEST_F(PredictionServiceTest, PredictsAndStoresEverythingAboutTheUpload) {
   EXPECT_EQ(preview->size(), cv::Size(300, 300)) << "under 384 px: kept at full size";
 }
 
+TEST_F(PredictionServiceTest, KeepsWhoUploadedIt) {
+  auto owned = service_->Predict(XrayPng(3), "a.png", "dr.ada");
+  ASSERT_TRUE(owned) << owned.error().ToString();
+  EXPECT_EQ(owned->owner, "dr.ada");
+  auto anonymous = service_->Predict(XrayPng(4), "b.png");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(service_->store().Get(owned->id)->owner, "dr.ada");
+  EXPECT_EQ(service_->store().Get(anonymous->id)->owner, "");
+  auto listed = service_->store().ListOwnedBy("dr.ada", 1, 10);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].id, owned->id);
+}
+
 TEST_F(PredictionServiceTest, SameImageAsJpegOrPngGivesNearlyTheSameAnswer) {
   std::mt19937 rng(5);
   const cv::Mat image = testing::SyntheticXray(true, rng, 512);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "store/result_store.h"
@@ -48,6 +49,7 @@ inline PredictionRecord MakeRecord(std::string id, std::int64_t created_at_ms) {
   r.details_json =
       R"({"review_reasons":["probability 0.61 is near the threshold"],"image":{"width":2}})";
   r.preview_jpeg = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0xff, 0x00, '%', 's', 'b'};
+  r.owner = "dr.ada";
   return r;
 }
 
@@ -68,6 +70,7 @@ inline void ExpectSameRecord(const PredictionRecord& a, const PredictionRecord& 
   EXPECT_EQ(a.queue_ms, b.queue_ms);
   EXPECT_EQ(a.inference_ms, b.inference_ms);
   EXPECT_EQ(a.details_json, b.details_json);
+  EXPECT_EQ(a.owner, b.owner);
   if (with_preview) {
     EXPECT_EQ(a.preview_jpeg, b.preview_jpeg);
   } else {
@@ -275,6 +278,36 @@ TYPED_TEST_P(StoreContract, IsSafeUnderConcurrentWriters) {
   }
 }
 
+TYPED_TEST_P(StoreContract, ListsOnlyTheRecordsOfAnOwner) {
+  for (const auto& [id, owner, ms] :
+       std::vector<std::tuple<std::string, std::string, int>>{{"a1", "ada", 1},
+                                                              {"b1", "bob", 2},
+                                                              {"a2", "ada", 3},
+                                                              {"none", "", 4},
+                                                              {"a3", "ada", 5}}) {
+    PredictionRecord r = MakeRecord(id, ms);
+    r.owner = owner;
+    ASSERT_NO_FATAL_FAILURE(this->Put(r));
+  }
+  auto ada = this->store_->ListOwnedBy("ada", 1, 2);
+  ASSERT_TRUE(ada) << ada.error().ToString();
+  EXPECT_EQ(ada->total, 3);
+  ASSERT_EQ(ada->items.size(), 2u);
+  EXPECT_EQ(ada->items[0].id, "a3");
+  EXPECT_EQ(ada->items[1].id, "a2");
+  EXPECT_EQ(ada->items[0].owner, "ada");
+  auto rest = this->store_->ListOwnedBy("ada", 2, 2);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_EQ(rest->items[0].id, "a1");
+  EXPECT_EQ(this->store_->ListOwnedBy("bob", 1, 10)->total, 1);
+  EXPECT_EQ(this->store_->ListOwnedBy("carol", 1, 10)->total, 0);
+  EXPECT_EQ(this->store_->List(1, 10)->total, 5) << "List still shows everyone's";
+  EXPECT_EQ(this->store_->Get("none")->owner, "");
+  EXPECT_EQ(this->store_->ListOwnedBy("", 1, 10).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->ListOwnedBy("ada", 0, 10).error().code, ErrorCode::kInvalidArgument);
+}
+
 TYPED_TEST_P(StoreContract, AnswersPingAndDescribesItself) {
   EXPECT_TRUE(this->store_->Ping());
   EXPECT_FALSE(this->store_->Describe().empty());
@@ -285,6 +318,6 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, KeepsEveryFieldIncludingThePreview,
                             PagesBeyondTheEndAreEmpty, AnEmptyStoreListsNothing, RejectsBadPaging,
                             GetUnknownIdIsNotFound, RejectsDuplicateIds, RejectsAnEmptyId,
                             SurvivesReopening, IsSafeUnderConcurrentWriters,
-                            AnswersPingAndDescribesItself);
+                            ListsOnlyTheRecordsOfAnOwner, AnswersPingAndDescribesItself);
 
 }  // namespace pneumo::store::testing

@@ -1,6 +1,8 @@
 // The only place that talks to the pneumo server (routes from docs/http-api.md), and the one
 // place where server errors become plain words.
 
+import { csrfToken } from './session.js';
+
 /** An error from the server (status >= 400) or from the network (status 0). */
 export class ApiError extends Error {
   constructor(status, code, detail) {
@@ -70,6 +72,7 @@ export function uploadPrediction(file, { onProgress = () => {}, onUploaded = () 
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/v1/predictions');
     xhr.setRequestHeader('Accept', 'application/json');
+    if (csrfToken()) xhr.setRequestHeader('X-CSRF-Token', csrfToken());
     xhr.timeout = 180000;
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
@@ -127,6 +130,10 @@ export function describeError(err) {
       return 'There is no prediction with that id.';
     case 'invalid_paging':
       return withDetail('That page does not exist');
+    case 'unauthenticated':
+      return 'Your session has ended. Reload the page to log in again.';
+    case 'forbidden':
+      return withDetail('Your account is not allowed to do this');
     default:
       return withDetail(`The server answered with an error (HTTP ${err.status})`);
   }
