@@ -45,7 +45,10 @@ class RedisStore final : public ResultStore {
   Result<void> Put(const PredictionRecord& record) override;
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
-  Result<PredictionPage> List(int page, int per_page) override;
+  using ResultStore::List;
+  Result<PredictionPage> List(const ListQuery& query) override;
+  Result<void> LogReceived(const ReceivedInstance& instance) override;
+  Result<std::vector<ReceivedInstance>> ListReceived(int limit) override;
   Result<void> Ping() override;
   std::string Describe() const override;
 

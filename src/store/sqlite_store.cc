@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -28,11 +29,44 @@ CREATE TABLE IF NOT EXISTS predictions (
   preview_jpeg BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_newest_first ON predictions(created_at_ms DESC, id DESC);
+CREATE TABLE IF NOT EXISTS received_instances (
+  received_at_ms INTEGER NOT NULL,
+  received_at TEXT NOT NULL,
+  source TEXT NOT NULL,
+  study_uid TEXT NOT NULL,
+  series_uid TEXT NOT NULL,
+  sop_instance_uid TEXT NOT NULL,
+  sop_class_uid TEXT NOT NULL,
+  accession_number TEXT NOT NULL,
+  modality TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  prediction_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS received_newest_first ON received_instances(received_at_ms DESC);
 )sql";
 
-constexpr char kColumns[] =
+// Run after kSchema and the column migration (the index needs the column).
+constexpr char kAccessionIndex[] =
+    "CREATE INDEX IF NOT EXISTS predictions_by_accession ON "
+    "predictions(dicom_accession_number, created_at_ms DESC, id DESC)";
+
+constexpr char kReceivedColumns[] =
+    "received_at_ms, received_at, source, study_uid, series_uid, sop_instance_uid, sop_class_uid, "
+    "accession_number, modality, outcome, reason, prediction_id";
+
+constexpr char kBaseColumns[] =
     "id, filename, label, probability, threshold, review, model_name, model_version, sha256, "
     "created_at, created_at_ms, decode_ms, queue_ms, inference_ms, details_json";
+constexpr int kBaseColumnCount = 15;
+
+// kBaseColumns, then the DICOM columns in kDicomFields order.
+std::string Columns() {
+  std::string columns = kBaseColumns;
+  for (const auto& [name, member] : kDicomFields) columns.append(", ").append(name);
+  return columns;
+}
+constexpr int kColumnCount = kBaseColumnCount + static_cast<int>(kDicomFields.size());
 
 std::string Text(sqlite3_stmt* stmt, int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
@@ -45,7 +79,7 @@ std::vector<std::uint8_t> Blob(sqlite3_stmt* stmt, int column) {
   return data ? std::vector<std::uint8_t>(data, data + size) : std::vector<std::uint8_t>();
 }
 
-// Reads the kColumns columns, in order, starting at column 0.
+// Reads the Columns() columns, in order, starting at column 0.
 PredictionRecord ReadRecord(sqlite3_stmt* stmt) {
   PredictionRecord r;
   r.id = Text(stmt, 0);
@@ -63,6 +97,8 @@ PredictionRecord ReadRecord(sqlite3_stmt* stmt) {
   r.queue_ms = sqlite3_column_double(stmt, 12);
   r.inference_ms = sqlite3_column_double(stmt, 13);
   r.details_json = Text(stmt, 14);
+  int column = kBaseColumnCount;
+  for (const auto& [name, member] : kDicomFields) r.dicom.*member = Text(stmt, column++);
   return r;
 }
 
@@ -124,6 +160,10 @@ SqliteStore::~SqliteStore() {
   preview_.reset();
   count_.reset();
   page_.reset();
+  count_accession_.reset();
+  page_accession_.reset();
+  log_received_.reset();
+  list_received_.reset();
   ping_.reset();
   sqlite3_close(db_);
 }
@@ -155,15 +195,31 @@ Result<void> SqliteStore::Prepare() {
   if (int rc = sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
     return std::unexpected(SqlError(rc, "creating the schema"));
   }
-  const std::string columns = kColumns;
+  if (auto migrated = AddMissingColumns(); !migrated) return migrated;
+  if (int rc = sqlite3_exec(db_, kAccessionIndex, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+    return std::unexpected(SqlError(rc, "creating the accession index"));
+  }
+  const std::string columns = Columns();
+  std::string placeholders;
+  for (int i = 0; i <= kColumnCount; ++i) placeholders += i == 0 ? "?" : ",?";  // + preview
+  const std::string received = kReceivedColumns;
   const std::pair<Statement*, std::string> statements[] = {
-      {&insert_, "INSERT INTO predictions (" + columns +
-                     ", preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&insert_,
+       "INSERT INTO predictions (" + columns + ", preview_jpeg) VALUES (" + placeholders + ")"},
       {&get_, "SELECT " + columns + ", preview_jpeg FROM predictions WHERE id = ?"},
       {&preview_, "SELECT preview_jpeg FROM predictions WHERE id = ?"},
       {&count_, "SELECT COUNT(*) FROM predictions"},
       {&page_, "SELECT " + columns +
                    " FROM predictions ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
+      {&count_accession_, "SELECT COUNT(*) FROM predictions WHERE dicom_accession_number = ?"},
+      {&page_accession_, "SELECT " + columns +
+                             " FROM predictions WHERE dicom_accession_number = ? ORDER BY "
+                             "created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
+      {&log_received_,
+       "INSERT INTO received_instances (" + received + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&list_received_, "SELECT " + received +
+                            " FROM received_instances ORDER BY received_at_ms DESC, rowid DESC "
+                            "LIMIT ?"},
       {&ping_, "SELECT 1"},
   };
   for (const auto& [statement, sql] : statements) {
@@ -173,6 +229,30 @@ Result<void> SqliteStore::Prepare() {
       return std::unexpected(SqlError(rc, "preparing '" + sql + "'"));
     }
     statement->reset(raw);
+  }
+  return {};
+}
+
+// Files written before a column existed get it, empty, so old history stays readable: every
+// DICOM column is TEXT NOT NULL DEFAULT ''. REQUIRES: mu_ held.
+Result<void> SqliteStore::AddMissingColumns() {
+  std::vector<std::string> existing;
+  {
+    sqlite3_stmt* raw = nullptr;
+    if (int rc = sqlite3_prepare_v2(db_, "PRAGMA table_info(predictions)", -1, &raw, nullptr);
+        rc != SQLITE_OK) {
+      return std::unexpected(SqlError(rc, "reading the table layout"));
+    }
+    Statement info(raw);
+    while (sqlite3_step(raw) == SQLITE_ROW) existing.push_back(Text(raw, 1));
+  }
+  for (const auto& [name, member] : kDicomFields) {
+    if (std::find(existing.begin(), existing.end(), name) != existing.end()) continue;
+    const std::string sql =
+        std::string("ALTER TABLE predictions ADD COLUMN ") + name + " TEXT NOT NULL DEFAULT ''";
+    if (int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return std::unexpected(SqlError(rc, "adding column " + std::string(name)));
+    }
   }
   return {};
 }
@@ -196,6 +276,9 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
       ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
       ok(BindText(stmt, ++i, r.details_json)) &&
+      std::all_of(
+          kDicomFields.begin(), kDicomFields.end(),
+          [&](const auto& field) { return ok(BindText(stmt, ++i, r.dicom.*field.second)); }) &&
       ok(sqlite3_bind_blob64(stmt, ++i,
                              r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
                              r.preview_jpeg.size(), SQLITE_TRANSIENT));
@@ -231,7 +314,7 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row)
     return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
-  record.preview_jpeg = Blob(stmt, 15);
+  record.preview_jpeg = Blob(stmt, kColumnCount);
   return record;
 }
 
@@ -244,8 +327,10 @@ Result<std::vector<std::uint8_t>> SqliteStore::GetPreview(std::string_view id) {
   return Blob(stmt, 0);
 }
 
-Result<PredictionPage> SqliteStore::List(int page, int per_page) {
+Result<PredictionPage> SqliteStore::List(const ListQuery& query) {
+  const int page = query.page, per_page = query.per_page;
   if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
+  const bool filtered = !query.accession_number.empty();
   std::lock_guard lock(mu_);
   // One read transaction so that total and items describe the same snapshot.
   if (int rc = sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
@@ -260,19 +345,68 @@ Result<PredictionPage> SqliteStore::List(int page, int per_page) {
   result.page = page;
   result.per_page = per_page;
   {
-    ResetOnExit reset(count_.get());
-    const int rc = sqlite3_step(count_.get());
+    sqlite3_stmt* count = filtered ? count_accession_.get() : count_.get();
+    ResetOnExit reset(count);
+    if (filtered) BindText(count, 1, query.accession_number);
+    const int rc = sqlite3_step(count);
     if (rc != SQLITE_ROW) return std::unexpected(SqlError(rc, "counting predictions"));
-    result.total = sqlite3_column_int64(count_.get(), 0);
+    result.total = sqlite3_column_int64(count, 0);
   }
-  sqlite3_stmt* stmt = page_.get();
+  sqlite3_stmt* stmt = filtered ? page_accession_.get() : page_.get();
   ResetOnExit reset(stmt);
-  sqlite3_bind_int64(stmt, 1, per_page);
-  sqlite3_bind_int64(stmt, 2, static_cast<std::int64_t>(page - 1) * per_page);
+  int next = 1;
+  if (filtered) BindText(stmt, next++, query.accession_number);
+  sqlite3_bind_int64(stmt, next++, per_page);
+  sqlite3_bind_int64(stmt, next, static_cast<std::int64_t>(page - 1) * per_page);
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) result.items.push_back(ReadRecord(stmt));
   if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "listing predictions"));
   return result;
+}
+
+Result<void> SqliteStore::LogReceived(const ReceivedInstance& r) {
+  if (r.sop_instance_uid.empty())
+    return Fail(ErrorCode::kInvalidArgument, "a received instance needs its SOP Instance UID");
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = log_received_.get();
+  ResetOnExit reset(stmt);
+  int rc = SQLITE_OK, i = 0;
+  auto ok = [&](int bind_rc) { return (rc = bind_rc) == SQLITE_OK; };
+  bool bound = ok(sqlite3_bind_int64(stmt, ++i, r.received_at_ms));
+  for (const std::string* text :
+       {&r.received_at, &r.source, &r.study_instance_uid, &r.series_instance_uid,
+        &r.sop_instance_uid, &r.sop_class_uid, &r.accession_number, &r.modality, &r.outcome,
+        &r.reason, &r.prediction_id}) {
+    bound = bound && ok(BindText(stmt, ++i, *text));
+  }
+  if (!bound) return std::unexpected(SqlError(rc, "binding the received instance"));
+  rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "logging a received instance"));
+  return {};
+}
+
+Result<std::vector<ReceivedInstance>> SqliteStore::ListReceived(int limit) {
+  if (auto checked = CheckPaging(1, limit); !checked) return std::unexpected(checked.error());
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = list_received_.get();
+  ResetOnExit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, limit);
+  std::vector<ReceivedInstance> log;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    ReceivedInstance r;
+    r.received_at_ms = sqlite3_column_int64(stmt, 0);
+    int column = 1;
+    for (std::string* text :
+         {&r.received_at, &r.source, &r.study_instance_uid, &r.series_instance_uid,
+          &r.sop_instance_uid, &r.sop_class_uid, &r.accession_number, &r.modality, &r.outcome,
+          &r.reason, &r.prediction_id}) {
+      *text = Text(stmt, column++);
+    }
+    log.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "listing received instances"));
+  return log;
 }
 
 Result<void> SqliteStore::Ping() {

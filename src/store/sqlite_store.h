@@ -30,7 +30,10 @@ class SqliteStore final : public ResultStore {
   Result<void> Put(const PredictionRecord& record) override;
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
-  Result<PredictionPage> List(int page, int per_page) override;
+  using ResultStore::List;
+  Result<PredictionPage> List(const ListQuery& query) override;
+  Result<void> LogReceived(const ReceivedInstance& instance) override;
+  Result<std::vector<ReceivedInstance>> ListReceived(int limit) override;
   Result<void> Ping() override;
   std::string Describe() const override;
 
@@ -42,19 +45,24 @@ class SqliteStore final : public ResultStore {
 
   SqliteStore(std::string path, sqlite3* db);
   Result<void> Prepare();
+  Result<void> AddMissingColumns();                          // REQUIRES: mu_ held
   Error SqlError(int rc, std::string_view operation) const;  // REQUIRES: mu_ held
   Result<void> StepToRowWithId(sqlite3_stmt* stmt, std::string_view id,
                                const char* reading);  // REQUIRES: mu_ held
 
   const std::string path_;
   mutable std::mutex mu_;
-  sqlite3* db_;        // GUARDED_BY(mu_); owned, closed in the destructor
-  Statement insert_;   // GUARDED_BY(mu_)
-  Statement get_;      // GUARDED_BY(mu_)
-  Statement preview_;  // GUARDED_BY(mu_)
-  Statement count_;    // GUARDED_BY(mu_)
-  Statement page_;     // GUARDED_BY(mu_)
-  Statement ping_;     // GUARDED_BY(mu_)
+  sqlite3* db_;                // GUARDED_BY(mu_); owned, closed in the destructor
+  Statement insert_;           // GUARDED_BY(mu_)
+  Statement get_;              // GUARDED_BY(mu_)
+  Statement preview_;          // GUARDED_BY(mu_)
+  Statement count_;            // GUARDED_BY(mu_)
+  Statement page_;             // GUARDED_BY(mu_)
+  Statement count_accession_;  // GUARDED_BY(mu_)
+  Statement page_accession_;   // GUARDED_BY(mu_)
+  Statement log_received_;     // GUARDED_BY(mu_)
+  Statement list_received_;    // GUARDED_BY(mu_)
+  Statement ping_;             // GUARDED_BY(mu_)
 };
 
 }  // namespace pneumo::store
