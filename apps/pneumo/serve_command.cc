@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "apps/pneumo/commands.h"
+#include "apps/pneumo/serve_dicom.h"
 #include "core/logging.h"
 #include "serving/http_server.h"
 #include "serving/prediction_service.h"
@@ -41,6 +42,7 @@ struct ServeArgs {
   int http_nice = kHttp.worker_nice;
   double review_band = kService.review.band;
   int model_poll_ms = 2000;  // 0: reload only on SIGHUP
+  DicomArgs dicom;           // --dicom-* (apps/pneumo/serve_dicom.h)
 };
 
 // What identifies the model on disk: where the path leads (a published model is a symlink
@@ -192,6 +194,8 @@ int Serve(const ServeArgs& args) {
        .web_root = args.web_root,
        .worker_nice = args.http_nice});
   if (!server) return fail(server.error().ToString());
+  auto dicom = StartDicom(args.dicom, **service, registry, args.data_dir);
+  if (!dicom) return fail(dicom.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),
               (*server)->port(), card.name.c_str(), card.version.c_str(), store_name.c_str());
@@ -224,6 +228,7 @@ int Serve(const ServeArgs& args) {
     watcher.request_stop();
     watcher.join();
   }
+  dicom->reset();  // no new instances; the send in flight finishes
   (*server)->Stop();
   return 0;
 }
@@ -280,6 +285,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-poll-ms", args->model_poll_ms,
                   "How often to look for a newly published model in --model (0: only on SIGHUP)")
       ->capture_default_str();
+  AddDicomOptions(*cmd, args->dicom);
   cmd->callback([args, &exit_code] { exit_code = Serve(*args); });
 }
 
