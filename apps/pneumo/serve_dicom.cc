@@ -70,29 +70,30 @@ Result<std::unique_ptr<DicomRuntime>> StartDicom(const DicomArgs& args,
       port = std::stoi(args.listen.substr(colon + 1), &used);
       if (used != args.listen.size() - colon - 1) throw std::invalid_argument("port");
     } catch (const std::exception&) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "--dicom-listen must be HOST:PORT, e.g. 0.0.0.0:11112, not '" + args.listen + "'");
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          "--dicom-listen must be HOST:PORT, e.g. 0.0.0.0:11112, not '" + args.listen + "'");
     }
-    auto scp = dicom::StorageScp::Start(
-        {.ae_title = args.ae_title,
-         .port = port,
-         .max_associations = args.max_associations,
-         .acse_timeout = std::chrono::seconds(args.acse_timeout_s),
-         .dimse_timeout = std::chrono::seconds(args.dimse_timeout_s),
-         .max_pdu_bytes = args.max_pdu},
-        *runtime->node);
+    auto scp =
+        dicom::StorageScp::Start({.ae_title = args.ae_title,
+                                  .port = port,
+                                  .max_associations = args.max_associations,
+                                  .acse_timeout = std::chrono::seconds(args.acse_timeout_s),
+                                  .dimse_timeout = std::chrono::seconds(args.dimse_timeout_s),
+                                  .max_pdu_bytes = args.max_pdu},
+                                 *runtime->node);
     if (!scp) return std::unexpected(scp.error());
     runtime->scp = std::move(*scp);
   }
   if (runtime->scp || runtime->queue) {
-    std::printf("pneumo serve: DICOM %s%s%s\n",
-                runtime->scp ? ("listening as " + args.ae_title + " on port " +
-                                std::to_string(runtime->scp->port()))
-                                   .c_str()
-                             : "",
-                runtime->scp && runtime->queue ? ", " : "",
-                runtime->queue ? ("sending to " + runtime->queue->destination().ToString()).c_str()
-                               : "");
+    std::printf(
+        "pneumo serve: DICOM %s%s%s\n",
+        runtime->scp
+            ? ("listening as " + args.ae_title + " on port " + std::to_string(runtime->scp->port()))
+                  .c_str()
+            : "",
+        runtime->scp && runtime->queue ? ", " : "",
+        runtime->queue ? ("sending to " + runtime->queue->destination().ToString()).c_str() : "");
     std::fflush(stdout);
   }
   return runtime;

@@ -27,7 +27,7 @@ struct DicomArgs {
   int acse_timeout_s = static_cast<int>(dicom::ScpOptions{}.acse_timeout.count());
   int dimse_timeout_s = static_cast<int>(dicom::ScpOptions{}.dimse_timeout.count());
   std::uint32_t max_pdu = dicom::ScpOptions{}.max_pdu_bytes;
-  std::string destination;  // AE@HOST:PORT; empty: results are not sent
+  std::string destination;      // AE@HOST:PORT; empty: results are not sent
   std::filesystem::path spool;  // default: <data dir>/dicom-spool
   int retry_initial_ms = static_cast<int>(dicom::SendOptions{}.initial_backoff.count());
   int retry_max_ms = static_cast<int>(dicom::SendOptions{}.max_backoff.count());

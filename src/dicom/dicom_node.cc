@@ -40,9 +40,10 @@ DicomNode::DicomNode(NodeBackend backend, SendQueue* queue, NodeOptions options,
       predicted_(registry.AddCounter("pneumo_dicom_instances_received_total",
                                      "DICOM instances received (C-STORE and STOW-RS), by outcome",
                                      {{"outcome", "predicted"}})),
-      not_eligible_(registry.AddCounter(
-          "pneumo_dicom_instances_received_total",
-          "DICOM instances received (C-STORE and STOW-RS), by outcome", {{"outcome", "not_eligible"}})),
+      not_eligible_(
+          registry.AddCounter("pneumo_dicom_instances_received_total",
+                              "DICOM instances received (C-STORE and STOW-RS), by outcome",
+                              {{"outcome", "not_eligible"}})),
       failed_(registry.AddCounter("pneumo_dicom_instances_received_total",
                                   "DICOM instances received (C-STORE and STOW-RS), by outcome",
                                   {{"outcome", "failed"}})) {}
@@ -54,13 +55,17 @@ StoreStatus DicomNode::Store(const IncomingInstance& instance) {
 void DicomNode::Log(store::ReceivedInstance& entry) {
   entry.received_at_ms = serving::NowUnixMs();
   entry.received_at = serving::IsoUtc(entry.received_at_ms);
-  if (entry.outcome == "predicted") predicted_.Increment();
-  else if (entry.outcome == "not_eligible") not_eligible_.Increment();
-  else failed_.Increment();
+  if (entry.outcome == "predicted")
+    predicted_.Increment();
+  else if (entry.outcome == "not_eligible")
+    not_eligible_.Increment();
+  else
+    failed_.Increment();
   // Identifiers only; no patient attributes in the log line.
-  spdlog::info("event=dicom_received source=\"{}\" outcome={} modality={} prediction_id={} "
-               "reason=\"{}\"",
-               entry.source, entry.outcome, entry.modality, entry.prediction_id, entry.reason);
+  spdlog::info(
+      "event=dicom_received source=\"{}\" outcome={} modality={} prediction_id={} "
+      "reason=\"{}\"",
+      entry.source, entry.outcome, entry.modality, entry.prediction_id, entry.reason);
   if (entry.sop_instance_uid.empty() || !backend_.store) return;
   if (auto logged = backend_.store->LogReceived(entry); !logged)
     spdlog::warn("event=dicom_receive_log_failed error=\"{}\"", logged.error().message);
@@ -120,9 +125,9 @@ void DicomNode::QueueResults(const store::PredictionRecord& record) {
     if (!sr) {
       spdlog::error("event=dicom_sr_failed prediction_id={} error=\"{}\"", record.id,
                     sr.error().message);
-    } else if (auto queued = queue_->Enqueue(
-                   sr->bytes, {.prediction_id = record.id, .kind = "sr",
-                               .sop_instance_uid = sr->sop_instance_uid});
+    } else if (auto queued = queue_->Enqueue(sr->bytes, {.prediction_id = record.id,
+                                                         .kind = "sr",
+                                                         .sop_instance_uid = sr->sop_instance_uid});
                !queued) {
       spdlog::error("event=dicom_queue_failed prediction_id={} error=\"{}\"", record.id,
                     queued.error().message);
@@ -135,9 +140,9 @@ void DicomNode::QueueResults(const store::PredictionRecord& record) {
     if (!sc) {
       spdlog::error("event=dicom_sc_failed prediction_id={} error=\"{}\"", record.id,
                     sc.error().message);
-    } else if (auto queued = queue_->Enqueue(
-                   sc->bytes, {.prediction_id = record.id, .kind = "sc",
-                               .sop_instance_uid = sc->sop_instance_uid});
+    } else if (auto queued = queue_->Enqueue(sc->bytes, {.prediction_id = record.id,
+                                                         .kind = "sc",
+                                                         .sop_instance_uid = sc->sop_instance_uid});
                !queued) {
       spdlog::error("event=dicom_queue_failed prediction_id={} error=\"{}\"", record.id,
                     queued.error().message);

@@ -169,7 +169,8 @@ Result<void> SendInstance(const Destination& destination, std::span<const std::u
   char hex[8];
   std::snprintf(hex, sizeof hex, "%04X", status);
   const std::string message = "C-STORE to " + where + " answered status 0x" + hex;
-  if ((status & 0xFF00) == 0xA700) return Fail(ErrorCode::kUnavailable, message + " (out of resources)");
+  if ((status & 0xFF00) == 0xA700)
+    return Fail(ErrorCode::kUnavailable, message + " (out of resources)");
   return Fail(ErrorCode::kInvalidArgument, message);
 }
 
@@ -199,9 +200,8 @@ Result<std::unique_ptr<SendQueue>> SendQueue::Open(fs::path spool, Destination d
   for (const char* dir : {"pending", "sent", "failed", "tmp"}) {
     fs::create_directories(spool / dir, ec);
     if (ec) {
-      return Fail(ErrorCode::kIoError,
-                  "cannot create DICOM spool directory " + (spool / dir).string() + ": " +
-                      ec.message());
+      return Fail(ErrorCode::kIoError, "cannot create DICOM spool directory " +
+                                           (spool / dir).string() + ": " + ec.message());
     }
   }
   std::unique_ptr<SendQueue> queue(
@@ -235,9 +235,8 @@ Result<void> SendQueue::Load() {
     }
     if (ec) return Fail(ErrorCode::kIoError, "cannot read DICOM spool " + spool_.string());
   }
-  const auto pending = std::ranges::count_if(states_, [](const auto& s) {
-    return s.second.state == "pending";
-  });
+  const auto pending =
+      std::ranges::count_if(states_, [](const auto& s) { return s.second.state == "pending"; });
   depth_gauge_.Set(static_cast<double>(pending));
   if (pending > 0) spdlog::info("event=dicom_spool_reloaded pending={}", pending);
   return {};
@@ -269,8 +268,8 @@ Result<SendState> SendQueue::Enqueue(std::span<const std::uint8_t> part10,
   if (auto ok = WriteState(pending, state); !ok) return std::unexpected(ok.error());
   states_[state.id] = state;
   ++enqueued_;
-  depth_gauge_.Set(static_cast<double>(std::ranges::count_if(
-      states_, [](const auto& s) { return s.second.state == "pending"; })));
+  depth_gauge_.Set(static_cast<double>(
+      std::ranges::count_if(states_, [](const auto& s) { return s.second.state == "pending"; })));
   wake_.notify_all();
   return state;
 }
@@ -295,8 +294,8 @@ std::vector<SendState> SendQueue::List() const {
 
 std::size_t SendQueue::depth() const {
   std::lock_guard lock(mu_);
-  return static_cast<std::size_t>(std::ranges::count_if(
-      states_, [](const auto& s) { return s.second.state == "pending"; }));
+  return static_cast<std::size_t>(
+      std::ranges::count_if(states_, [](const auto& s) { return s.second.state == "pending"; }));
 }
 
 std::chrono::milliseconds SendQueue::Backoff(int attempts) const {
@@ -321,7 +320,8 @@ void SendQueue::Run(std::stop_token stop) {
     for (const auto& [id, state] : states_) {
       if (state.state != "pending") continue;
       if (!next || state.next_attempt_ms < next->next_attempt_ms ||
-          (state.next_attempt_ms == next->next_attempt_ms && state.queued_at_ms < next->queued_at_ms))
+          (state.next_attempt_ms == next->next_attempt_ms &&
+           state.queued_at_ms < next->queued_at_ms))
         next = &state;
     }
     const std::int64_t now = NowMs();
@@ -366,7 +366,8 @@ void SendQueue::Attempt(const std::string& id) {
     sent_.Increment();
     spdlog::info("event=dicom_sent id={} kind={} destination={} attempts={}", id, state.kind,
                  destination_.ToString(), state.attempts);
-  } else if (sent.error().code == ErrorCode::kUnavailable || sent.error().code == ErrorCode::kIoError) {
+  } else if (sent.error().code == ErrorCode::kUnavailable ||
+             sent.error().code == ErrorCode::kIoError) {
     state.last_error = sent.error().message;
     state.next_attempt_ms = NowMs() + Backoff(state.attempts).count();
     if (auto ok = WriteState(pending, state); !ok)
@@ -385,8 +386,8 @@ void SendQueue::Attempt(const std::string& id) {
     failed_.Increment();
     spdlog::error("event=dicom_send_failed id={} error=\"{}\"", id, state.last_error);
   }
-  depth_gauge_.Set(static_cast<double>(std::ranges::count_if(
-      states_, [](const auto& s) { return s.second.state == "pending"; })));
+  depth_gauge_.Set(static_cast<double>(
+      std::ranges::count_if(states_, [](const auto& s) { return s.second.state == "pending"; })));
 }
 
 }  // namespace pneumo::dicom

@@ -57,16 +57,16 @@ struct SendOptions {
 };
 
 struct SendState {
-  std::string id;              // spool entry name: "<prediction id>-<kind>"
+  std::string id;  // spool entry name: "<prediction id>-<kind>"
   std::string prediction_id;
-  std::string kind;            // "sr" or "sc"
+  std::string kind;  // "sr" or "sc"
   std::string sop_instance_uid;
   std::string state = "pending";  // "pending", "sent" or "failed"
   int attempts = 0;
-  std::string last_error;             // of the latest failed attempt; empty when none failed
-  std::int64_t queued_at_ms = 0;      // Unix milliseconds
-  std::int64_t next_attempt_ms = 0;   // pending only
-  std::int64_t sent_at_ms = 0;        // sent only
+  std::string last_error;            // of the latest failed attempt; empty when none failed
+  std::int64_t queued_at_ms = 0;     // Unix milliseconds
+  std::int64_t next_attempt_ms = 0;  // pending only
+  std::int64_t sent_at_ms = 0;       // sent only
 };
 
 struct SendRequest {

@@ -12,7 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/logging.h"
@@ -80,12 +83,11 @@ class Worker : public DcmBaseSCPPool::DcmBaseSCPWorker, public DcmThreadSCP {
       return DcmThreadSCP::handleIncomingCommand(message, context);  // C-ECHO and refusals
     T_DIMSE_C_StoreRQ& request = message->msg.CStoreRQ;
     DcmDataset* received = nullptr;
-    const OFCondition read =
-        receiveSTORERequest(request, context.presentationContextID, received);
+    const OFCondition read = receiveSTORERequest(request, context.presentationContextID, received);
     std::unique_ptr<DcmDataset> dataset(received);
     if (read.bad()) {
-      spdlog::warn("event=dicom_store_unreadable calling_ae={} error=\"{}\"", getPeerAETitle().c_str(),
-                   read.text());
+      spdlog::warn("event=dicom_store_unreadable calling_ae={} error=\"{}\"",
+                   getPeerAETitle().c_str(), read.text());
       // The stream may be broken; answering is best effort, the association ends either way.
       sendSTOREResponse(context.presentationContextID, request,
                         static_cast<Uint16>(StoreStatus::kCannotUnderstand));
@@ -102,9 +104,10 @@ class Worker : public DcmBaseSCPPool::DcmBaseSCPWorker, public DcmThreadSCP {
       OFString instance_uid;
       if (dataset.findAndGetOFString(DCM_SOPInstanceUID, instance_uid).bad() ||
           instance_uid.empty() || instance_uid != request.AffectedSOPInstanceUID) {
-        spdlog::warn("event=dicom_store_refused reason=\"SOP Instance UID missing or not the one "
-                     "announced\" calling_ae={}",
-                     getPeerAETitle().c_str());
+        spdlog::warn(
+            "event=dicom_store_refused reason=\"SOP Instance UID missing or not the one "
+            "announced\" calling_ae={}",
+            getPeerAETitle().c_str());
         return StoreStatus::kCannotUnderstand;
       }
       const E_TransferSyntax xfer = DcmXfer(context.acceptedTransferSyntax.c_str()).getXfer();
@@ -144,6 +147,24 @@ Result<void> CheckPortFree(int port) {
                 "DICOM port " + std::to_string(port) + " is already in use (or not permitted)");
   }
   return {};
+}
+
+// Whether something listens on TCP `port`, from the kernel's socket tables: probing with a
+// connection would itself be an association attempt for DCMTK to handle.
+bool Listening(int port) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, ":%04X", port);
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      if (state == "0A" && local.ends_with(hex)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -201,8 +222,11 @@ Result<std::unique_ptr<StorageScp>> StorageScp::Start(const ScpOptions& options,
       ok.bad()) {
     return Fail(ErrorCode::kInternal, std::string("DICOM SCP set-up: ") + ok.text());
   }
-  for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i) {
-    if (OFCondition ok = config.addPresentationContext(dcmAllStorageSOPClassUIDs[i],
+  // DCMTK's SCP keeps at most 128 abstract syntaxes; its "long SCU" list holds the storage classes
+  // that are sent in practice (CR, DX, SC, CT, MR, US, ...), so other modalities' instances are
+  // still accepted and logged as not eligible instead of being refused at association time.
+  for (int i = 0; i < numberOfDcmLongSCUStorageSOPClassUIDs; ++i) {
+    if (OFCondition ok = config.addPresentationContext(dcmLongSCUStorageSOPClassUIDs[i],
                                                        StorageSyntaxes(), ASC_SC_ROLE_DEFAULT);
         ok.bad()) {
       return Fail(ErrorCode::kInternal, std::string("DICOM SCP set-up: ") + ok.text());
@@ -216,6 +240,9 @@ Result<std::unique_ptr<StorageScp>> StorageScp::Start(const ScpOptions& options,
       spdlog::error("event=dicom_listener_stopped port={} error=\"{}\"", port, result.text());
     }
   });
+  // listen() binds inside its thread; return only once the port accepts connections.
+  for (int i = 0; i < 200 && !Listening(options.port); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   spdlog::info("event=dicom_listen ae_title={} port={} max_associations={} max_pdu={}",
                options.ae_title, options.port, options.max_associations, options.max_pdu_bytes);
   return std::unique_ptr<StorageScp>(new StorageScp(std::move(impl)));

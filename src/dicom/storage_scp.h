@@ -45,12 +45,12 @@ class InstanceSink {
 };
 
 struct ScpOptions {
-  std::string ae_title = "PNEUMO";             // called AE title accepted (others are refused)
-  int port = 11112;                            // 1..65535
-  int max_associations = 4;                    // associations served at once
-  std::chrono::seconds acse_timeout{30};       // association negotiation and release
-  std::chrono::seconds dimse_timeout{60};      // waiting for the next message of an association
-  std::uint32_t max_pdu_bytes = 65536;         // largest PDU received (4096..131072)
+  std::string ae_title = "PNEUMO";         // called AE title accepted (others are refused)
+  int port = 11112;                        // 1..65535
+  int max_associations = 4;                // associations served at once
+  std::chrono::seconds acse_timeout{30};   // association negotiation and release
+  std::chrono::seconds dimse_timeout{60};  // waiting for the next message of an association
+  std::uint32_t max_pdu_bytes = 65536;     // largest PDU received (4096..131072)
 };
 
 class StorageScp {

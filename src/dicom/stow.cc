@@ -24,9 +24,8 @@ std::string Parameter(std::string_view header, std::string_view name) {
   std::size_t pos = header.find(';');
   while (pos != std::string_view::npos) {
     const std::size_t next = header.find(';', pos + 1);
-    std::string_view param = Trim(header.substr(pos + 1, next == std::string_view::npos
-                                                             ? std::string_view::npos
-                                                             : next - pos - 1));
+    std::string_view param = Trim(header.substr(
+        pos + 1, next == std::string_view::npos ? std::string_view::npos : next - pos - 1));
     const auto eq = param.find('=');
     if (eq != std::string_view::npos && Lower(Trim(param.substr(0, eq))) == name) {
       std::string_view value = Trim(param.substr(eq + 1));
@@ -43,7 +42,9 @@ nlohmann::json Uid(const std::string& value) {
   return {{"vr", "UI"}, {"Value", nlohmann::json::array({value})}};
 }
 
-std::string ErrorBody(const std::string& message) { return nlohmann::json{{"error", message}}.dump(); }
+std::string ErrorBody(const std::string& message) {
+  return nlohmann::json{{"error", message}}.dump();
+}
 
 }  // namespace
 
@@ -89,8 +90,9 @@ Result<std::vector<MultipartPart>> ParseMultipartRelated(std::string_view conten
       while (!headers.empty()) {
         const auto eol = headers.find("\r\n");
         const std::string_view line = headers.substr(0, eol);
-        if (const auto colon = line.find(':'); colon != std::string_view::npos &&
-                                               Lower(Trim(line.substr(0, colon))) == "content-type") {
+        if (const auto colon = line.find(':');
+            colon != std::string_view::npos &&
+            Lower(Trim(line.substr(0, colon))) == "content-type") {
           part.content_type = Lower(Trim(line.substr(colon + 1)));
           if (const auto semi = part.content_type.find(';'); semi != std::string::npos)
             part.content_type = std::string(Trim(part.content_type.substr(0, semi)));
@@ -129,8 +131,7 @@ StowResponse Stow(std::string_view content_type, std::span<const std::uint8_t> b
       outcome = node.Receive(part.body, "stow-rs");
     }
     nlohmann::json item = nlohmann::json::object();
-    if (!outcome.logged.sop_class_uid.empty())
-      item["00081150"] = Uid(outcome.logged.sop_class_uid);
+    if (!outcome.logged.sop_class_uid.empty()) item["00081150"] = Uid(outcome.logged.sop_class_uid);
     if (!outcome.logged.sop_instance_uid.empty())
       item["00081155"] = Uid(outcome.logged.sop_instance_uid);
     if (outcome.status == StoreStatus::kSuccess) {

@@ -24,7 +24,7 @@
 namespace pneumo::dicom {
 
 struct MultipartPart {
-  std::string content_type;  // of the part; "" when the part has no Content-Type header
+  std::string content_type;            // of the part; "" when the part has no Content-Type header
   std::span<const std::uint8_t> body;  // points into the request body
 };
 
