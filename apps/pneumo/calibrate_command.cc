@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "apps/pneumo/commands.h"
+#include "core/file_bytes.h"
 #include "core/logging.h"
 #include "core/sha256.h"
 #include "eval/calibration.h"
@@ -52,7 +53,7 @@ Result<void> FitOod(model::Predictor& predictor, model::ModelCard& card, const f
   }
   const fs::path file = dir / model::kOodFile;
   if (auto saved = model::SaveOodStatistics(stats, file); !saved) return saved;
-  auto bytes = image::ReadFileBytes(file, std::size_t{1} << 30);
+  auto bytes = ReadFileBytes(file, std::size_t{1} << 30);
   if (!bytes) return std::unexpected(bytes.error());
   card.ood.file = model::kOodFile;
   card.ood.sha256 = Sha256Hex(*bytes);

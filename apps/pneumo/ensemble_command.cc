@@ -2,6 +2,7 @@
 #include <system_error>
 
 #include "apps/pneumo/commands.h"
+#include "core/file_bytes.h"
 #include "core/sha256.h"
 #include "image/decode.h"
 #include "model/model_card.h"
@@ -89,7 +90,7 @@ void AddEnsembleCommand(CLI::App& app, int& exit_code) {
     for (std::size_t i = 0; i < cards.size(); ++i) {
       const fs::path source = model::ModelDirectory(args->members[i]) / model::kWeightsFile;
       const std::string file = "member" + std::to_string(i + 1) + ".pt";
-      auto bytes = image::ReadFileBytes(source, std::size_t{1} << 31);
+      auto bytes = ReadFileBytes(source, std::size_t{1} << 31);
       if (!bytes) return fail(bytes.error());
       if (!cards[i].weights_sha256.empty() && Sha256Hex(*bytes) != cards[i].weights_sha256)
         return fail({ErrorCode::kModelError,

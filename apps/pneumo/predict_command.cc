@@ -2,12 +2,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/pneumo/commands.h"
+#include "core/file_bytes.h"
 #include "core/parallel_for.h"
 #include "data/image_folder.h"
+#include "http/api_json.h"
 #include "image/decode.h"
 #include "infer/file_inference.h"
 #include "model/predictor.h"
-#include "serving/api_json.h"
 #include "serving/prediction_service.h"
 
 namespace pneumo::app {
@@ -51,17 +52,17 @@ int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_p
   std::vector<nlohmann::json> results(files.size());
   // Several files in flight at once, so the service's batcher has company to batch.
   ParallelFor(0, files.size(), 8, [&](std::size_t i) {
-    auto bytes = image::ReadFileBytes(files[i], image::DecodeLimits{}.max_bytes);
+    auto bytes = ReadFileBytes(files[i], image::DecodeLimits{}.max_bytes);
     if (!bytes) {
       results[i] = FileErrorJson(files[i], bytes.error());
       return;
     }
     auto record = (*service)->Predict(*bytes, files[i].filename().string());
     if (!record) {
-      results[i] = FileErrorJson(files[i], record.error().error);
+      results[i] = FileErrorJson(files[i], record.error());
       return;
     }
-    results[i] = serving::PredictionJson(*record);
+    results[i] = http::PredictionJson(*record);
     results[i]["file"] = files[i].string();
   });
   std::size_t failed = 0;
@@ -80,7 +81,7 @@ int PredictIntoStore(const std::vector<fs::path>& files, const fs::path& model_p
                   r["id"].get<std::string>().c_str(), r["file"].get<std::string>().c_str());
     }
   }
-  if (json) std::printf("%s\n", serving::JsonText(results).c_str());
+  if (json) std::printf("%s\n", http::JsonText(results).c_str());
   std::fprintf(stderr, "pneumo predict: stored %zu of %zu predictions in %s\n",
                results.size() - failed, results.size(), (*service)->store().Describe().c_str());
   if (failed) {

@@ -13,7 +13,7 @@
 #include "apps/pneumo/commands.h"
 #include "apps/pneumo/serve_dicom.h"
 #include "core/logging.h"
-#include "serving/http_server.h"
+#include "http/http_server.h"
 #include "serving/prediction_service.h"
 
 namespace pneumo::app {
@@ -24,7 +24,7 @@ namespace {
 // The flags' defaults are the libraries' own (one source of truth), except where noted.
 const infer::BatcherOptions kBatching;
 const serving::ServiceOptions kService;
-const serving::HttpOptions kHttp;
+const http::HttpOptions kHttp;
 
 struct ServeArgs {
   std::string listen = kHttp.host + ":8080";  // the library picks no port of its own
@@ -185,7 +185,7 @@ int Serve(const ServeArgs& args) {
   sigaddset(&stop_signals, SIGHUP);  // reload the model
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto server = serving::HttpServer::Start(
+  auto server = http::HttpServer::Start(
       **service, registry,
       {.host = address->first,
        .port = address->second,

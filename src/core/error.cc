@@ -24,6 +24,16 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "model_error";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kBusy:
+      return "busy";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kUnauthenticated:
+      return "unauthenticated";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kRateLimited:
+      return "rate_limited";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -25,7 +25,12 @@ enum class ErrorCode {
   kNotFound,           // file, directory, record or model missing
   kIoError,            // filesystem or network I/O failed
   kModelError,         // model file or model card unusable, inference failed
-  kUnavailable,        // a dependency (store, queue) is down or full; retrying may help
+  kUnavailable,        // a dependency (the result store, a DICOM peer) is down; retrying may help
+  kBusy,               // pneumo's own capacity is used up (the batch queue is full); retry shortly
+  kTimeout,            // no answer within the deadline (the model, a peer)
+  kUnauthenticated,    // no credentials, or wrong, expired, revoked or disabled ones
+  kPermissionDenied,   // authenticated, but the role does not allow it
+  kRateLimited,        // too many attempts (failed logins); the message says how long to wait
   kInternal,           // a bug: an invariant broke
 };
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <system_error>
 
+#include "core/file_bytes.h"
 #include "core/sha256.h"
 #include "data/patient_id.h"
 #include "image/decode.h"
@@ -65,7 +66,7 @@ Result<std::vector<LabeledImage>> ScanImageFolder(const fs::path& dir, std::stri
 Result<std::string> FingerprintImages(const std::vector<LabeledImage>& images) {
   Sha256 digest;
   for (const auto& image : images) {
-    auto bytes = image::ReadFileBytes(image.path, std::numeric_limits<std::size_t>::max());
+    auto bytes = ReadFileBytes(image.path, std::numeric_limits<std::size_t>::max());
     if (!bytes) return std::unexpected(bytes.error());
     digest.Update(image.path.filename().string() + ":" + std::string(LabelName(image.label)) + ":" +
                   Sha256Hex(*bytes) + "\n");

@@ -8,18 +8,22 @@
 namespace pneumo::dicom {
 namespace {
 
-StoreStatus StatusOf(const serving::PredictError& error) {
-  switch (error.kind) {
-    case serving::PredictError::Kind::kBadInput:
+StoreStatus StatusOf(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kEmptyInput:
+    case ErrorCode::kUnsupportedFormat:
+    case ErrorCode::kCorruptInput:
+    case ErrorCode::kImageTooLarge:
+    case ErrorCode::kInvalidDimensions:
+    case ErrorCode::kInvalidArgument:
       return StoreStatus::kCannotUnderstand;
-    case serving::PredictError::Kind::kBusy:
-    case serving::PredictError::Kind::kTimeout:
-    case serving::PredictError::Kind::kStoreUnavailable:
-      return StoreStatus::kOutOfResources;
-    case serving::PredictError::Kind::kInternal:
-      break;
+    case ErrorCode::kBusy:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kUnavailable:
+      return StoreStatus::kOutOfResources;  // the sender retries later
+    default:
+      return StoreStatus::kProcessingFailure;
   }
-  return StoreStatus::kProcessingFailure;
 }
 
 }  // namespace
@@ -106,7 +110,7 @@ ReceiveOutcome DicomNode::Receive(std::span<const std::uint8_t> part10, std::str
   auto predicted = backend_.predict(part10, attributes->sop_instance_uid + ".dcm");
   if (!predicted) {
     entry.outcome = "failed";
-    entry.reason = predicted.error().error.message;
+    entry.reason = predicted.error().message;
     outcome.status = StatusOf(predicted.error());
     Log(entry);
     return outcome;

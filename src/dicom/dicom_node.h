@@ -33,8 +33,7 @@ namespace pneumo::dicom {
 // The parts of the prediction service the node uses; a struct of functions so the node can be
 // tested with a small stand-in model.
 struct NodeBackend {
-  std::function<serving::PredictResult<store::PredictionRecord>(std::span<const std::uint8_t>,
-                                                                std::string_view)>
+  std::function<Result<store::PredictionRecord>(std::span<const std::uint8_t>, std::string_view)>
       predict;
   std::function<Result<std::vector<std::uint8_t>>(std::string_view)> heatmap;  // overlay PNG
   store::ResultStore* store = nullptr;

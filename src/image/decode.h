@@ -55,8 +55,4 @@ Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int
 // Reads the file (kNotFound / kIoError) then DecodeImage.
 Result<cv::Mat> DecodeImageFile(const std::filesystem::path& path, const DecodeLimits& limits = {});
 
-// Helper shared by the decoders: reads a whole file.
-Result<std::vector<std::uint8_t>> ReadFileBytes(const std::filesystem::path& path,
-                                                std::size_t max_bytes);
-
 }  // namespace pneumo::image

@@ -41,7 +41,7 @@ Result<std::future<Result<BatchOutput>>> Batcher::Submit(cv::Mat prepared,
     std::lock_guard lock(mu_);
     if (stopping_) return Fail(ErrorCode::kUnavailable, "shutting down");
     if (queue_.size() >= options_.max_queue) {
-      return Fail(ErrorCode::kUnavailable,
+      return Fail(ErrorCode::kBusy,
                   "queue full: " + std::to_string(queue_.size()) + " requests waiting");
     }
     Request& request = queue_.emplace_back(
@@ -81,7 +81,7 @@ void Batcher::WorkerLoop() {
       while (!queue_.empty() && batch.size() < max_batch) {
         Request& request = queue_.front();
         if (request.deadline < now) {
-          request.promise.set_value(Fail(ErrorCode::kUnavailable, "timed out in queue"));
+          request.promise.set_value(Fail(ErrorCode::kTimeout, "timed out in queue"));
         } else {
           batch.push_back(std::move(request));
         }

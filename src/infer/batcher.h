@@ -1,7 +1,7 @@
 // Dynamic batching in front of a model: concurrent requests are gathered into one forward pass.
 //
 //   Batcher batcher([&](std::span<const cv::Mat> xs) { return predictor->Logits(xs); }, {});
-//   auto future = batcher.Submit(predictor->Prepare(gray));       // kUnavailable when full
+//   auto future = batcher.Submit(predictor->Prepare(gray));       // kBusy when full
 //   if (!future) return Answer503(future.error());                 // with Retry-After
 //   if (future->wait_for(timeout) != std::future_status::ready) return Answer504();
 //

@@ -1,5 +1,6 @@
 #include "model/networks.h"
 
+#include "core/file_bytes.h"
 #include "image/decode.h"
 
 namespace pneumo::model {
@@ -178,7 +179,7 @@ Result<void> SaveWeights(Network& net, const std::string& path) {
 }
 
 Result<void> LoadWeights(Network& net, const std::string& path) {
-  auto bytes = image::ReadFileBytes(path, kMaxWeightsBytes);
+  auto bytes = ReadFileBytes(path, kMaxWeightsBytes);
   if (!bytes) return Fail(ErrorCode::kModelError, "cannot load weights: " + bytes.error().message);
   return LoadWeights(net, *bytes, path);
 }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <thread>
 
+#include "core/file_bytes.h"
 #include "core/sha256.h"
 #include "image/decode.h"
 #include "image/preprocess.h"
@@ -68,7 +69,7 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
     if (!net) return Fail(ErrorCode::kModelError, "model card names " + net.error().message);
     const auto weights = dir / member.weights_file;
     // Read once: the same bytes are checked against the card and then loaded.
-    auto bytes = image::ReadFileBytes(weights, std::numeric_limits<std::size_t>::max());
+    auto bytes = ReadFileBytes(weights, std::numeric_limits<std::size_t>::max());
     if (!bytes) return std::unexpected(bytes.error());
     if (!member.weights_sha256.empty() && Sha256Hex(*bytes) != member.weights_sha256)
       return Fail(ErrorCode::kModelError,
@@ -80,7 +81,7 @@ Result<std::unique_ptr<Predictor>> Predictor::Load(const std::filesystem::path& 
   }
   if (!card->ood.file.empty()) {
     const auto file = dir / card->ood.file;
-    auto bytes = image::ReadFileBytes(file, std::numeric_limits<std::size_t>::max());
+    auto bytes = ReadFileBytes(file, std::numeric_limits<std::size_t>::max());
     if (!bytes) return std::unexpected(bytes.error());
     if (!card->ood.sha256.empty() && Sha256Hex(*bytes) != card->ood.sha256)
       return Fail(ErrorCode::kModelError,

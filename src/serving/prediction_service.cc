@@ -32,9 +32,18 @@ constexpr int kValuesPerImage = 3;
 // that are no X-rays reach 1 to 10 and beyond.
 const std::vector<double> kOodBuckets = {0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 20};
 
-PredictError Failure(PredictError::Kind kind, Error error) {
-  return PredictError{kind, std::move(error)};
-}
+// Holds one of the service's decode slots for a scope: released however the scope ends, so a
+// throwing decoder cannot lose a slot for good.
+class DecodeSlot {
+ public:
+  explicit DecodeSlot(std::counting_semaphore<1024>& slots) : slots_(slots) { slots_.acquire(); }
+  ~DecodeSlot() { slots_.release(); }
+  DecodeSlot(const DecodeSlot&) = delete;
+  DecodeSlot& operator=(const DecodeSlot&) = delete;
+
+ private:
+  std::counting_semaphore<1024>& slots_;
+};
 
 // What the history keeps of a DICOM input so results can go back to its study (empty when the
 // header cannot be read again, which DecodeForInference has just shown it can).
@@ -244,8 +253,8 @@ Result<std::vector<float>> PredictionService::RunBatch(std::span<const cv::Mat> 
   return values;
 }
 
-PredictResult<store::PredictionRecord> PredictionService::Predict(
-    std::span<const std::uint8_t> bytes, std::string_view filename) {
+Result<store::PredictionRecord> PredictionService::Predict(std::span<const std::uint8_t> bytes,
+                                                           std::string_view filename) {
   const auto arrived = Clock::now();
   const auto deadline = arrived + options_.request_timeout;
   const auto slot = Current();  // prepares this upload; the batch may run on a newer model
@@ -253,26 +262,26 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(
 
   // Decode no larger than the model needs (JPEG DCT scaling: a 2000 px JPEG decodes at 1/8 scale
   // in a third of the time), then prepare. The preview is drawn from the same pixels.
-  decode_slots_.acquire();
-  auto decoded = image::DecodeForInference(bytes, prepared_for.input_size, options_.decode_limits);
+  Result<image::DecodedImage> decoded;
   cv::Mat prepared;
-  if (decoded)
-    prepared = slot->predictor->Prepare(decoded->gray);  // Prepare is const and thread-safe
-  decode_slots_.release();
+  {
+    const DecodeSlot held(decode_slots_);
+    decoded = image::DecodeForInference(bytes, prepared_for.input_size, options_.decode_limits);
+    if (decoded)
+      prepared = slot->predictor->Prepare(decoded->gray);  // Prepare is const and thread-safe
+  }
   if (!decoded) {
     metrics_->rejected.Increment();
-    return std::unexpected(Failure(PredictError::Kind::kBadInput, decoded.error()));
+    return std::unexpected(decoded.error());
   }
   const auto decode_time = Clock::now() - arrived;
   metrics_->decode.Observe(Seconds(decode_time));
 
   auto submitted = batcher_->Submit(prepared, deadline);
   if (!submitted) {
-    return std::unexpected(
-        Failure(PredictError::Kind::kBusy,
-                Error{ErrorCode::kUnavailable, "the inference queue is full (" +
-                                                   std::to_string(options_.batching.max_queue) +
-                                                   " waiting); try again in a moment"}));
+    return Fail(ErrorCode::kBusy, "the inference queue is full (" +
+                                      std::to_string(options_.batching.max_queue) +
+                                      " waiting); try again in a moment");
   }
   // While the model works: the preview, the hash and the input checks.
   store::PredictionRecord record;
@@ -288,17 +297,18 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(
 
   auto& future = *submitted;
   if (future.wait_until(deadline) != std::future_status::ready) {
-    return std::unexpected(Failure(
-        PredictError::Kind::kTimeout,
-        Error{ErrorCode::kUnavailable, "no answer from the model within " +
-                                           std::to_string(options_.request_timeout.count()) +
-                                           " ms; try again in a moment"}));
+    return Fail(ErrorCode::kTimeout, "no answer from the model within " +
+                                         std::to_string(options_.request_timeout.count()) +
+                                         " ms; try again in a moment");
   }
   auto output = future.get();
   if (!output) {
-    const bool expired = output.error().code == ErrorCode::kUnavailable;
-    return std::unexpected(Failure(
-        expired ? PredictError::Kind::kTimeout : PredictError::Kind::kInternal, output.error()));
+    // The batcher answers kTimeout (expired in the queue) or kUnavailable (shutting down); any
+    // other failure is the model's.
+    const ErrorCode code = output.error().code;
+    if (code == ErrorCode::kTimeout || code == ErrorCode::kUnavailable)
+      return std::unexpected(output.error());
+    return Fail(ErrorCode::kModelError, output.error().message);
   }
   metrics_->queue_wait.Observe(output->queue_time.count() / 1e6);
 
@@ -334,11 +344,8 @@ PredictResult<store::PredictionRecord> PredictionService::Predict(
   record.details_json = details.dump();
 
   if (auto put = store_->Put(record); !put) {
-    return std::unexpected(Failure(PredictError::Kind::kStoreUnavailable,
-                                   Error{ErrorCode::kUnavailable,
-                                         "the result store is unavailable, so nothing was "
-                                         "stored: " +
-                                             put.error().message}));
+    return Fail(ErrorCode::kUnavailable,
+                "the result store is unavailable, so nothing was stored: " + put.error().message);
   }
   metrics_->Predictions(record.label).Increment();
   if (record.review) metrics_->review.Increment();

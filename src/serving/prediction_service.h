@@ -3,8 +3,8 @@
 //
 //   auto service = PredictionService::Create(std::move(predictor), std::move(explainer),
 //                                            std::move(store), options, registry);
-//   PredictResult<store::PredictionRecord> r = (*service)->Predict(bytes, "chest.jpeg");
-//   if (!r && r.error().kind == PredictError::Kind::kBusy) ...   // -> 503 + Retry-After
+//   Result<store::PredictionRecord> r = (*service)->Predict(bytes, "chest.jpeg");
+//   if (!r && r.error().code == ErrorCode::kBusy) ...   // the HTTP layer answers 503 + Retry-After
 //
 // The model can be replaced while serving (ReplaceModel): each batch runs on whichever model is
 // current when it starts, and each record names the model that computed it.
@@ -51,21 +51,6 @@ struct ServiceOptions {
   int decode_slots = 0;
 };
 
-struct PredictError {
-  enum class Kind {
-    kBadInput,          // error.code says what: empty, unsupported format, corrupt, too large
-    kBusy,              // the batch queue is full
-    kTimeout,           // not computed within request_timeout
-    kStoreUnavailable,  // computed but not stored: the caller must not report success
-    kInternal,          // the model failed
-  };
-  Kind kind;
-  Error error;
-};
-
-template <typename T>
-using PredictResult = std::expected<T, PredictError>;
-
 class PredictionService {
  public:
   // `explainer` is a second Predictor of the same model for heatmaps (load it with 1 thread).
@@ -77,9 +62,13 @@ class PredictionService {
   PredictionService(const PredictionService&) = delete;
   PredictionService& operator=(const PredictionService&) = delete;
 
-  // Predicts and stores. On success the record is durable in the store.
-  PredictResult<store::PredictionRecord> Predict(std::span<const std::uint8_t> bytes,
-                                                 std::string_view filename);
+  // Predicts and stores. On success the record is durable in the store. Errors: the decoder's
+  // (kEmptyInput, kUnsupportedFormat, kCorruptInput, kImageTooLarge, kInvalidDimensions); kBusy
+  // when the batch queue is full; kTimeout when not computed within request_timeout; kUnavailable
+  // when computed but not stored (the caller must not report success); kModelError when the model
+  // failed.
+  Result<store::PredictionRecord> Predict(std::span<const std::uint8_t> bytes,
+                                          std::string_view filename);
 
   // Grad-CAM overlay PNG for a stored prediction. kNotFound, kUnavailable (store), kModelError.
   Result<std::vector<std::uint8_t>> Heatmap(std::string_view id);

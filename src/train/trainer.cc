@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "core/file_bytes.h"
 #include "core/logging.h"
 #include "core/sha256.h"
 #include "data/batch_loader.h"
@@ -501,7 +502,7 @@ Result<TrainReport> Train(const TrainOptions& options) {
   report.validation = rows.front().metrics;  // "clean"
   report.stress = eval::SummarizeStress(std::move(rows));
 
-  auto weight_bytes = image::ReadFileBytes(best_path, std::numeric_limits<std::size_t>::max());
+  auto weight_bytes = ReadFileBytes(best_path, std::numeric_limits<std::size_t>::max());
   if (!weight_bytes) return std::unexpected(weight_bytes.error());
 
   model::ModelCard card;

@@ -47,11 +47,10 @@ class DicomNodeTest : public ::testing::Test {
   NodeBackend Backend() {
     return NodeBackend{
         .predict = [this](std::span<const std::uint8_t> bytes, std::string_view name)
-            -> serving::PredictResult<store::PredictionRecord> {
+            -> Result<store::PredictionRecord> {
           ++predictions_;
           if (busy_) {
-            return std::unexpected(serving::PredictError{serving::PredictError::Kind::kBusy,
-                                                         Error{ErrorCode::kUnavailable, "busy"}});
+            return Fail(ErrorCode::kBusy, "busy");
           }
           auto a = image::ReadDicomAttributes(bytes);
           store::PredictionRecord r;

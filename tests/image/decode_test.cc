@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
+#include "core/file_bytes.h"
 #include "test_images.h"
 
 namespace pneumo::image {

@@ -155,7 +155,7 @@ TEST(Batcher, RejectsAtOnceWhenQueueIsFull) {
   auto rejected = batcher.Submit(ImageOf(4));
   EXPECT_LT(Clock::now() - start, 1s);
   ASSERT_FALSE(rejected);
-  EXPECT_EQ(rejected.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(rejected.error().code, ErrorCode::kBusy);
   EXPECT_NE(rejected.error().message.find("queue full: 2 requests waiting"), std::string::npos)
       << rejected.error().message;
 
@@ -230,7 +230,7 @@ TEST(Batcher, DropsRequestsWhoseDeadlinePassedInTheQueue) {
   EXPECT_EQ(blocker->get()->value, 1);
   auto dropped = expiring->get();
   ASSERT_FALSE(dropped);
-  EXPECT_EQ(dropped.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(dropped.error().code, ErrorCode::kTimeout);
   EXPECT_EQ(dropped.error().message, "timed out in queue");
   auto kept = patient->get();
   ASSERT_TRUE(kept);

@@ -1,4 +1,4 @@
-// src/serving/openapi.json against docs/http-api.md and against the running server: the server
+// src/http/openapi.json against docs/http-api.md and against the running server: the server
 // serves the file verbatim; every operation in it, called with real data, answers a status and
 // Content-Type the document lists, with JSON that validates against the referenced schema; and
 // every route of the contract is in the document.
@@ -17,7 +17,7 @@
 namespace pneumo::serve_testing {
 namespace {
 
-const fs::path kSpecPath = fs::path(PNEUMO_SOURCE_DIR) / "src" / "serving" / "openapi.json";
+const fs::path kSpecPath = fs::path(PNEUMO_SOURCE_DIR) / "src" / "http" / "openapi.json";
 const fs::path kContractPath = fs::path(PNEUMO_SOURCE_DIR) / "docs" / "http-api.md";
 
 const json& Spec() {

@@ -11,7 +11,7 @@
 #include "model/model_card.h"
 #include "store/prediction_record.h"
 
-namespace pneumo::serving {
+namespace pneumo::http {
 
 // /api/v1/predictions/{id}: the record plus review reasons, image facts and links.
 nlohmann::json PredictionJson(const store::PredictionRecord& record);
@@ -68,4 +68,4 @@ std::string OrderedJsonText(const nlohmann::ordered_json& json);  // keeps the o
 // {"error": {"code": ..., "message": ...}}
 std::string ErrorBody(std::string_view code, std::string_view message);
 
-}  // namespace pneumo::serving
+}  // namespace pneumo::http

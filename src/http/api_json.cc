@@ -1,4 +1,4 @@
-#include "serving/api_json.h"
+#include "http/api_json.h"
 
 #include <charconv>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "core/base64.h"
 
-namespace pneumo::serving {
+namespace pneumo::http {
 namespace {
 // Records stored before details existed, or by another writer, may carry anything here.
 nlohmann::json Details(const store::PredictionRecord& record) {
@@ -187,4 +187,4 @@ std::string ErrorBody(std::string_view code, std::string_view message) {
   return JsonText({{"error", {{"code", code}, {"message", message}}}});
 }
 
-}  // namespace pneumo::serving
+}  // namespace pneumo::http

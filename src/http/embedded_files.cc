@@ -1,9 +1,9 @@
-#include "serving/embedded_files.h"
+#include "http/embedded_files.h"
 
 #include <array>
 #include <utility>
 
-namespace pneumo::serving {
+namespace pneumo::http {
 
 std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files,
                                              std::string_view name) {
@@ -32,4 +32,4 @@ std::string_view ContentTypeFor(std::string_view name) {
   return "application/octet-stream";
 }
 
-}  // namespace pneumo::serving
+}  // namespace pneumo::http

@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-namespace pneumo::serving {
+namespace pneumo::http {
 
 struct EmbeddedFile {
   std::string_view name;  // path relative to the embedded folder, e.g. "index.html", "js/api.js"
@@ -16,7 +16,7 @@ struct EmbeddedFile {
 };
 
 std::span<const EmbeddedFile> WebFiles();  // web/**
-std::span<const EmbeddedFile> ApiFiles();  // src/serving/openapi.json
+std::span<const EmbeddedFile> ApiFiles();  // src/http/openapi.json
 
 std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files,
                                              std::string_view name);
@@ -24,4 +24,4 @@ std::optional<EmbeddedFile> FindEmbeddedFile(std::span<const EmbeddedFile> files
 // Content-Type for a file name by its extension; application/octet-stream when unknown.
 std::string_view ContentTypeFor(std::string_view name);
 
-}  // namespace pneumo::serving
+}  // namespace pneumo::http
