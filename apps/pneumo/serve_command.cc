@@ -185,6 +185,8 @@ int Serve(const ServeArgs& args) {
   sigaddset(&stop_signals, SIGHUP);  // reload the model
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  auto dicom = StartDicom(args.dicom, **service, registry, args.data_dir);
+  if (!dicom) return fail(dicom.error().ToString());
   auto server = http::HttpServer::Start(
       **service, registry,
       {.host = address->first,
@@ -192,10 +194,9 @@ int Serve(const ServeArgs& args) {
        .max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024),
        .threads = args.http_threads,
        .web_root = args.web_root,
-       .worker_nice = args.http_nice});
+       .worker_nice = args.http_nice},
+      (*dicom)->node.get());
   if (!server) return fail(server.error().ToString());
-  auto dicom = StartDicom(args.dicom, **service, registry, args.data_dir);
-  if (!dicom) return fail(dicom.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),
               (*server)->port(), card.name.c_str(), card.version.c_str(), store_name.c_str());
@@ -228,8 +229,8 @@ int Serve(const ServeArgs& args) {
     watcher.request_stop();
     watcher.join();
   }
-  dicom->reset();  // no new instances; the send in flight finishes
   (*server)->Stop();
+  dicom->reset();  // no new instances; the send in flight finishes
   return 0;
 }
 

@@ -45,40 +45,38 @@ class DicomNodeTest : public ::testing::Test {
 
   // Stores a record as PredictionService::Predict would, with a fixed probability.
   NodeBackend Backend() {
-    return NodeBackend{
-        .predict = [this](std::span<const std::uint8_t> bytes, std::string_view name)
-            -> Result<store::PredictionRecord> {
-          ++predictions_;
-          if (busy_) {
-            return Fail(ErrorCode::kBusy, "busy");
-          }
-          auto a = image::ReadDicomAttributes(bytes);
-          store::PredictionRecord r;
-          r.created_at_ms = serving::NowUnixMs();
-          r.id = serving::NewPredictionId(r.created_at_ms);
-          r.filename = std::string(name);
-          r.label = "PNEUMONIA";
-          r.probability = 0.91;
-          r.threshold = 0.75;
-          r.model_name = "stand-in";
-          r.model_version = "0";
-          r.dicom = {.study_instance_uid = a->study_instance_uid,
-                     .series_instance_uid = a->series_instance_uid,
-                     .sop_instance_uid = a->sop_instance_uid,
-                     .sop_class_uid = a->sop_class_uid,
-                     .accession_number = a->accession_number,
-                     .modality = a->modality,
-                     .patient_id = a->patient_id};
-          if (auto put = store_->Put(r); !put) {
-            return std::unexpected(
-                serving::PredictError{serving::PredictError::Kind::kStoreUnavailable, put.error()});
-          }
-          return r;
-        },
-        .heatmap = [](std::string_view) -> Result<std::vector<std::uint8_t>> {
-          return testing::HeatmapPng();
-        },
-        .store = store_.get()};
+    return NodeBackend{.predict = [this](std::span<const std::uint8_t> bytes,
+                                         std::string_view name) -> Result<store::PredictionRecord> {
+                         ++predictions_;
+                         if (busy_) {
+                           return Fail(ErrorCode::kBusy, "busy");
+                         }
+                         auto a = image::ReadDicomAttributes(bytes);
+                         store::PredictionRecord r;
+                         r.created_at_ms = serving::NowUnixMs();
+                         r.id = serving::NewPredictionId(r.created_at_ms);
+                         r.filename = std::string(name);
+                         r.label = "PNEUMONIA";
+                         r.probability = 0.91;
+                         r.threshold = 0.75;
+                         r.model_name = "stand-in";
+                         r.model_version = "0";
+                         r.dicom = {.study_instance_uid = a->study_instance_uid,
+                                    .series_instance_uid = a->series_instance_uid,
+                                    .sop_instance_uid = a->sop_instance_uid,
+                                    .sop_class_uid = a->sop_class_uid,
+                                    .accession_number = a->accession_number,
+                                    .modality = a->modality,
+                                    .patient_id = a->patient_id};
+                         if (auto put = store_->Put(r); !put) {
+                           return std::unexpected(put.error());
+                         }
+                         return r;
+                       },
+                       .heatmap = [](std::string_view) -> Result<std::vector<std::uint8_t>> {
+                         return testing::HeatmapPng();
+                       },
+                       .store = store_.get()};
   }
 
   pneumo::testing::TempDir dir_;
