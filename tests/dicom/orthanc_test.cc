@@ -5,6 +5,7 @@
 // With Orthanc stopped, results wait in pneumo's spool and arrive once Orthanc is back.
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmsr/dsrdoc.h>
+#include <dcmtk/oflog/oflog.h>
 #include <gtest/gtest.h>
 
 #include "chest_dicom.h"
@@ -173,6 +174,7 @@ class OrthancRoundTrip : public ::testing::Test {
             "--dicom-spool", (dir_ / "spool").string(), "--dicom-retry-initial-ms", "200",
             "--dicom-retry-max-ms", "1000"});
     ASSERT_EQ(server_->Start(), "");
+    OFLog::configure(OFLogger::ERROR_LOG_LEVEL);  // this process's own DCMTK chatter
     chest_ = RealOrSyntheticChest(&source_);
     std::printf("chest X-ray from: %s\n", source_.c_str());
   }
@@ -250,6 +252,44 @@ TEST_F(OrthancRoundTrip, ResultsOfAChestXrayArriveInItsStudyAsSrAndSecondaryCapt
   EXPECT_EQ(log[0].accession_number, "ACC-2001");
 }
 
+TEST_F(OrthancRoundTrip, OrthancsDicomWebClientSendsByStowRsAndTheResultsComeBack) {
+  const ChestDicomOptions dx{.study_uid = "1.2.826.0.1.3680043.10.5001",
+                             .series_uid = "1.2.826.0.1.3680043.10.5001.1",
+                             .sop_uid = "1.2.826.0.1.3680043.10.5001.1.1",
+                             .accession = "ACC-5001"};
+  const std::string id = orthanc_->Upload(MakeChestDicom(chest_, dx));
+  ASSERT_FALSE(id.empty());
+  auto client = orthanc_->Client();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/dicomweb/";
+  auto put = client.Put("/dicom-web/servers/pneumo", json{{"Url", url}}.dump(), "application/json");
+  ASSERT_TRUE(put && put->status == 200) << (put ? put->body : "no answer");
+  auto stow = client.Post("/dicom-web/servers/pneumo/stow",
+                          json{{"Resources", json::array({id})}}.dump(), "application/json");
+  ASSERT_TRUE(stow && stow->status == 200) << (stow ? stow->body : "no answer") << "\n"
+                                           << server_->LogTail();
+  const auto after = WaitForSeries(*orthanc_, dx.study_uid, 3, 60s);
+  std::printf("Orthanc after STOW-RS: study %s holds series %s\n", dx.study_uid.c_str(),
+              Describe(after).c_str());
+  ASSERT_EQ(after.size(), 3u) << Describe(after) << "\n" << server_->LogTail();
+  const SrContent sr = ReadSr(orthanc_->FirstInstanceFile(SeriesId(after, "SR")));
+  EXPECT_FALSE(sr.probability.empty());
+  const auto log = ReceivedLog();
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log[0].source, "stow-rs");
+  EXPECT_EQ(log[0].outcome, "predicted");
+  auto listed = server_->Client().Get("/api/v1/predictions?accession=ACC-5001");
+  ASSERT_TRUE(listed && listed->status == 200);
+  const json page = json::parse(listed->body);
+  ASSERT_EQ(page["total"], 1);
+  EXPECT_EQ(page["items"][0]["dicom"]["study_instance_uid"], dx.study_uid);
+  auto detail =
+      server_->Client().Get("/api/v1/predictions/" + page["items"][0]["id"].get<std::string>());
+  ASSERT_TRUE(detail && detail->status == 200);
+  const json sends = json::parse(detail->body)["dicom_sends"];
+  ASSERT_EQ(sends.size(), 2u);
+  for (const auto& send : sends) EXPECT_EQ(send["state"], "sent") << send.dump();
+}
+
 TEST_F(OrthancRoundTrip, ACtSentTheSameWayIsLoggedAsNotEligible) {
   const ChestDicomOptions ct{.modality = "CT",
                              .sop_class = UID_CTImageStorage,
@@ -270,6 +310,9 @@ TEST_F(OrthancRoundTrip, ACtSentTheSameWayIsLoggedAsNotEligible) {
   auto listed = server_->Client().Get("/api/v1/predictions");
   ASSERT_TRUE(listed && listed->status == 200);
   EXPECT_TRUE(json::parse(listed->body)["items"].empty());
+  auto received = server_->Client().Get("/api/v1/dicom/received");
+  ASSERT_TRUE(received && received->status == 200);
+  EXPECT_EQ(json::parse(received->body)["items"][0]["outcome"], "not_eligible");
 }
 
 TEST_F(OrthancRoundTrip, ResultsWaitWhileOrthancIsDownAndArriveWhenItIsBack) {
