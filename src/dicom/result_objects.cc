@@ -263,20 +263,35 @@ Result<ResultObject> MakeSecondaryCapture(const store::PredictionRecord& record,
   if (overlay.empty())
     return Fail(ErrorCode::kCorruptInput, "the heatmap overlay is not a readable PNG");
 
+  // Previews are small (at most 384 px a side): enlarged so the banner's text stays legible.
+  if (overlay.cols < 512) {
+    cv::resize(overlay, overlay, {512, std::max(1, overlay.rows * 512 / overlay.cols)}, 0, 0,
+               cv::INTER_LINEAR);
+  }
   // The banner is part of the pixels (burned in), so no viewer can show the overlay without it.
   const int banner = std::max(48, overlay.rows / 8);
   cv::Mat image(overlay.rows + banner, overlay.cols, CV_8UC3, cv::Scalar(0, 0, 0));
   overlay.copyTo(image(cv::Rect(0, banner, overlay.cols, overlay.rows)));
-  const double scale = std::max(0.35, overlay.cols / 900.0);
-  const int thickness = std::max(1, static_cast<int>(scale * 1.5));
-  cv::putText(image, "AI OUTPUT - NOT FOR DIAGNOSTIC USE", {8, banner / 2 - 2},
-              cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(0, 255, 255), thickness, cv::LINE_AA);
   const std::string verdict = std::string(record.label == "PNEUMONIA" ? "Pneumonia" : "Normal") +
                               "  p=" + Fixed(record.probability, 2) + " (threshold " +
                               Fixed(record.threshold, 2) + ")  " + record.model_name + " " +
                               record.model_version;
-  cv::putText(image, verdict, {8, banner - 8}, cv::FONT_HERSHEY_SIMPLEX, scale * 0.8,
-              cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
+  // Each line at the largest scale that fits the width and half the banner.
+  auto put_line = [&](const std::string& text, int baseline, const cv::Scalar& colour) {
+    double scale = 2.0;
+    int thickness = 2, base = 0;
+    for (;; scale *= 0.9) {
+      thickness = std::max(1, static_cast<int>(scale * 1.5));
+      const cv::Size size =
+          cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, thickness, &base);
+      if ((size.width <= image.cols - 16 && size.height + base <= banner / 2 - 4) || scale < 0.2)
+        break;
+    }
+    cv::putText(image, text, {8, baseline}, cv::FONT_HERSHEY_SIMPLEX, scale, colour, thickness,
+                cv::LINE_AA);
+  };
+  put_line("AI OUTPUT - NOT FOR DIAGNOSTIC USE", banner / 2 - 6, cv::Scalar(0, 255, 255));
+  put_line(verdict, banner - 8, cv::Scalar(255, 255, 255));
   cv::Mat rgb;
   cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);
 

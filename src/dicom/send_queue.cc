@@ -174,6 +174,20 @@ Result<void> SendInstance(const Destination& destination, std::span<const std::u
   return Fail(ErrorCode::kInvalidArgument, message);
 }
 
+// Delivered entries are kept for the API and /metrics' sake, the newest kKeptSent of them.
+void SendQueue::PruneSent() {
+  std::vector<std::pair<std::int64_t, std::string>> sent;
+  for (const auto& [id, state] : states_)
+    if (state.state == "sent") sent.emplace_back(state.sent_at_ms, id);
+  if (sent.size() <= kKeptSent) return;
+  std::ranges::sort(sent);
+  std::error_code ec;
+  for (std::size_t i = 0; i < sent.size() - kKeptSent; ++i) {
+    fs::remove(spool_ / "sent" / (sent[i].second + ".json"), ec);
+    states_.erase(sent[i].second);
+  }
+}
+
 SendQueue::SendQueue(fs::path spool, Destination destination, SendOptions options,
                      metrics::Registry& registry)
     : spool_(std::move(spool)),
@@ -235,6 +249,7 @@ Result<void> SendQueue::Load() {
     }
     if (ec) return Fail(ErrorCode::kIoError, "cannot read DICOM spool " + spool_.string());
   }
+  PruneSent();
   const auto pending =
       std::ranges::count_if(states_, [](const auto& s) { return s.second.state == "pending"; });
   depth_gauge_.Set(static_cast<double>(pending));
@@ -364,6 +379,7 @@ void SendQueue::Attempt(const std::string& id) {
     fs::remove(pending / (id + ".json"), ec);
     fs::remove(pending / (id + ".dcm"), ec);
     sent_.Increment();
+    PruneSent();
     spdlog::info("event=dicom_sent id={} kind={} destination={} attempts={}", id, state.kind,
                  destination_.ToString(), state.attempts);
   } else if (sent.error().code == ErrorCode::kUnavailable ||

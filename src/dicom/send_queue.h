@@ -9,7 +9,8 @@
 // Spool layout (one entry = one instance; every file is written to tmp/ and renamed into place,
 // with fsync, so a crash leaves either the whole entry or none):
 //   pending/<id>.dcm + pending/<id>.json   waiting or being retried (the .json is written last)
-//   sent/<id>.json                         delivered (the instance itself is dropped)
+//   sent/<id>.json                         delivered (the instance itself is dropped; the newest
+//                                          1000 are kept)
 //   failed/<id>.dcm + failed/<id>.json     refused by the destination with a failure status;
 //                                          move both back to pending/ to retry after a fix
 // A restart reloads pending/ and carries on where it stopped, so nothing is lost.
@@ -112,6 +113,8 @@ class SendQueue {
   void Attempt(const std::string& id);
   Result<void> WriteState(const std::filesystem::path& dir, const SendState& state);
   std::chrono::milliseconds Backoff(int attempts) const;
+  void PruneSent();  // REQUIRES: mu_ held
+  static constexpr std::size_t kKeptSent = 1000;
 
   const std::filesystem::path spool_;
   const Destination destination_;

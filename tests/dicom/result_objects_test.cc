@@ -128,7 +128,7 @@ TEST(StructuredReport, RefusesAPredictionNotMadeFromDicom) {
 
 TEST(SecondaryCapture, BurnsTheHeatmapAndAnAiLabelIntoAnRgbImageOfTheStudy) {
   const auto record = DicomRecord();
-  auto sc = MakeSecondaryCapture(record, testing::HeatmapPng(200, 160));
+  auto sc = MakeSecondaryCapture(record, testing::HeatmapPng(200, 160));  // enlarged to 512 wide
   ASSERT_TRUE(sc) << sc.error().ToString();
   auto file = ParsePart10(sc->bytes);
   ASSERT_TRUE(file);
@@ -143,18 +143,18 @@ TEST(SecondaryCapture, BurnsTheHeatmapAndAnAiLabelIntoAnRgbImageOfTheStudy) {
   Uint16 rows = 0, columns = 0;
   d.findAndGetUint16(DCM_Rows, rows);
   d.findAndGetUint16(DCM_Columns, columns);
-  EXPECT_EQ(columns, 200);
-  EXPECT_EQ(rows, 160 + 48);  // the overlay under a banner
+  EXPECT_EQ(columns, 512);
+  EXPECT_EQ(rows, 409 + 51);  // the overlay (160 * 512 / 200) under a banner of an eighth
   const Uint8* pixels = nullptr;
   unsigned long count = 0;
   ASSERT_TRUE(d.findAndGetUint8Array(DCM_PixelData, pixels, &count).good());
-  ASSERT_EQ(count, 200ul * 208 * 3);
+  ASSERT_EQ(count, 512ul * 460 * 3);
   // The banner holds yellow text (R and G high, B low) on black; the overlay starts below it.
   int yellow = 0;
-  for (int i = 0; i < 200 * 48; ++i)
+  for (int i = 0; i < 512 * 51; ++i)
     if (pixels[3 * i] > 200 && pixels[3 * i + 1] > 200 && pixels[3 * i + 2] < 80) ++yellow;
-  EXPECT_GT(yellow, 50);
-  const int below = (48 + 10) * 200 + 20;  // row 10 of the overlay, column 20: (r=10, g=64, b=20)
+  EXPECT_GT(yellow, 200);
+  const int below = (51 + 100) * 512 + 200;  // inside the overlay: its green channel is 64
   EXPECT_EQ(pixels[3 * below + 1], 64);
 }
 
