@@ -14,6 +14,7 @@ packages=(
   libsqlite3-dev libhiredis-dev redis-server   # result store: SQLite (default) or Redis
   libsodium-dev                         # accounts: Argon2id password hashes, random tokens
   chromium fonts-dejavu-core            # browser test: headless Chromium driven by playwright-core
+  dcmtk orthanc orthanc-dicomweb        # tests/dicom: a real PACS (Orthanc + DICOMweb) and DCMTK's tools
   clang-format clang-tidy               # scripts/lint.sh: the format check (always) and clang-tidy
   nginx prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter openssl  # deploy/local/stack.sh and tests/deploy
 )

@@ -15,6 +15,7 @@
 #include "apps/pneumo/commands.h"
 #include "apps/pneumo/config_file.h"
 #include "auth/account_service.h"
+#include "apps/pneumo/serve_dicom.h"
 #include "core/logging.h"
 #include "http/http_server.h"
 #include "serving/prediction_service.h"
@@ -55,6 +56,7 @@ struct ServeArgs {
   bool accounts = false;
   std::string metrics_networks = "127.0.0.0/8,::1/128";
   std::string legacy_clients;  // none
+  DicomArgs dicom;  // --dicom-* (apps/pneumo/serve_dicom.h)
 };
 
 // Read when --config is not given and the file exists: where the Debian package puts it.
@@ -267,7 +269,10 @@ int Serve(const ServeArgs& args) {
           http_options.access.legacy_networks.ToString());
     }
   }
-  auto server = http::HttpServer::Start(**service, registry, std::move(http_options));
+  auto dicom = StartDicom(args.dicom, **service, registry, args.data_dir);
+  if (!dicom) return fail(dicom.error().ToString());
+  auto server = http::HttpServer::Start(**service, registry, std::move(http_options),
+                                        (*dicom)->node.get());
   if (!server) return fail(server.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),
@@ -302,6 +307,7 @@ int Serve(const ServeArgs& args) {
     watcher.join();
   }
   (*server)->Stop();
+  dicom->reset();  // no new instances; the send in flight finishes
   return 0;
 }
 
@@ -369,6 +375,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                   "With --accounts: networks whose clients may use POST /predict, GET /predictions "
                   "and GET /health without credentials, as the original allowed (a risk: anyone "
                   "there sees every prediction); default none");
+  AddDicomOptions(*cmd, args->dicom);
   // The program's --log-level, repeated here so that the config file can set it too.
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

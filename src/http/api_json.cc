@@ -51,6 +51,18 @@ nlohmann::json PredictionJson(const store::PredictionRecord& r) {
       score != details.end() && score->is_number() ? *score : nlohmann::json(nullptr);
   const auto ood = details.find("out_of_distribution");
   out["out_of_distribution"] = ood != details.end() && ood->is_boolean() && ood->get<bool>();
+  // Where a DICOM input came from (null for JPEG/PNG). Identifiers only: the patient attributes
+  // kept for the result objects are not served.
+  if (r.dicom.empty()) {
+    out["dicom"] = nullptr;
+  } else {
+    out["dicom"] = {{"study_instance_uid", r.dicom.study_instance_uid},
+                    {"series_instance_uid", r.dicom.series_instance_uid},
+                    {"sop_instance_uid", r.dicom.sop_instance_uid},
+                    {"accession_number", r.dicom.accession_number},
+                    {"modality", r.dicom.modality}};
+    out["links"]["sr"] = self + "/sr";
+  }
   return out;
 }
 

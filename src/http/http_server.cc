@@ -25,6 +25,7 @@
 #include "core/logging.h"
 #include "core/socket_options.h"
 #include "core/thread_priority.h"
+#include "dicom/stow.h"
 #include "http/api_json.h"
 #include "http/embedded_files.h"
 #include "http/error_response.h"
@@ -344,6 +345,19 @@ std::string EchoedImage(const Upload& upload, const store::PredictionRecord& rec
   return DataUrl("image/jpeg", record.preview_jpeg);
 }
 
+nlohmann::json SendStateJson(const dicom::SendState& s) {
+  return {
+      {"kind", s.kind},
+      {"prediction_id", s.prediction_id},
+      {"sop_instance_uid", s.sop_instance_uid},
+      {"state", s.state},
+      {"attempts", s.attempts},
+      {"last_error", s.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.last_error)},
+      {"queued_at", serving::IsoUtc(s.queued_at_ms)},
+      {"sent_at",
+       s.sent_at_ms > 0 ? nlohmann::json(serving::IsoUtc(s.sent_at_ms)) : nlohmann::json(nullptr)}};
+}
+
 std::int64_t NowUnixMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -353,10 +367,11 @@ std::int64_t NowUnixMicros() {
 }  // namespace
 
 struct HttpServer::State {
-  State(PredictionService& s, metrics::Registry& r, HttpOptions o)
+  State(PredictionService& s, metrics::Registry& r, HttpOptions o, dicom::DicomNode* d)
       : service(s),
         registry(r),
         options(std::move(o)),
+        dicom(d),
         queue_depth(r.AddGauge("pneumo_queue_depth", "Requests waiting for a batch")) {}
 
   using Handler = void (State::*)(Exchange&);
@@ -370,6 +385,7 @@ struct HttpServer::State {
   PredictionService& service;
   metrics::Registry& registry;
   const HttpOptions options;
+  dicom::DicomNode* const dicom;  // may be null
   metrics::Gauge& queue_depth;
   httplib::Server server;
   std::thread thread;
@@ -400,6 +416,11 @@ struct HttpServer::State {
   void GetPrediction(Exchange& ex);
   void GetImage(Exchange& ex);
   void GetHeatmap(Exchange& ex);
+  void GetStructuredReport(Exchange& ex);
+  void StowInstances(Exchange& ex);
+  void ListReceivedInstances(Exchange& ex);
+  void ListDicomSends(Exchange& ex);
+  bool HasDicom(Exchange& ex);
   void GetModel(Exchange& ex);
   void GetOpenApi(Exchange& ex);
   void Liveness(Exchange& ex);
@@ -432,7 +453,7 @@ struct HttpServer::State {
   // it cannot be written: health data is not served unaudited.
   bool Audit(Exchange& ex, std::string_view action, std::string_view target,
              std::string_view outcome);
-  Result<store::PredictionPage> ListFor(const Exchange& ex, int page, int per_page);
+  Result<store::PredictionPage> ListFor(const Exchange& ex, store::ListQuery query);
   void ServeStatic(Exchange& ex, const std::string& name);
 };
 
@@ -453,6 +474,16 @@ std::span<const HttpServer::State::Entry> HttpServer::State::Table() {
       {{"GET", "/api/v1/predictions/{id}/heatmap", R"(/api/v1/predictions/([^/]+)/heatmap)",
         A::kSignedIn, E::kApi},
        &State::GetHeatmap},
+      {{"GET", "/api/v1/predictions/{id}/sr", R"(/api/v1/predictions/([^/]+)/sr)", A::kSignedIn,
+        E::kApi},
+       &State::GetStructuredReport},
+      {{"POST", "/dicomweb/studies", R"(/dicomweb/studies)", A::kSignedIn, E::kApi},
+       &State::StowInstances,
+       /*reads_body=*/true},
+      {{"GET", "/api/v1/dicom/received", R"(/api/v1/dicom/received)", A::kSignedIn, E::kApi},
+       &State::ListReceivedInstances},
+      {{"GET", "/api/v1/dicom/sends", R"(/api/v1/dicom/sends)", A::kSignedIn, E::kApi},
+       &State::ListDicomSends},
       {{"GET", "/api/v1/model", R"(/api/v1/model)", A::kSignedIn, E::kApi}, &State::GetModel},
       {{"GET", "/api/v1/openapi.json", R"(/api/v1/openapi\.json)", A::kSignedIn, E::kApi},
        &State::GetOpenApi},
@@ -531,7 +562,11 @@ void HttpServer::State::PostCompatPrediction(Exchange& ex) { Predict(ex, /*compa
 void HttpServer::State::ListPredictions(Exchange& ex) {
   auto paging = ParsePaging(ex.req);
   if (!paging) return Send(ex, paging.error());
-  auto page = ListFor(ex, paging->page, paging->per_page);
+  const std::string accession =
+      ex.req.has_param("accession") ? ex.req.get_param_value("accession") : "";
+  auto page = ListFor(ex, store::ListQuery{.page = paging->page,
+                                           .per_page = paging->per_page,
+                                           .accession_number = accession});
   if (!page) return Send(ex, page.error());
   if (!Audit(ex, "prediction.list", "page " + std::to_string(paging->page), "success")) return;
   SendJson(ex.res, 200, PredictionPageJson(*page));
@@ -542,7 +577,7 @@ void HttpServer::State::ListPredictions(Exchange& ex) {
 void HttpServer::State::ListCompatPredictions(Exchange& ex) {
   const int number = CompatPageParam(ex.req);
   if (number < 1) return Send(ex, RequestError(400, "invalid_paging", "Page must be >= 1"));
-  auto page = ListFor(ex, number, kCompatPerPage);
+  auto page = ListFor(ex, store::ListQuery{.page = number, .per_page = kCompatPerPage});
   if (!page) return Send(ex, page.error());
   if (!Audit(ex, "prediction.list", "page " + std::to_string(number), "success")) return;
   const std::int64_t pages = (page->total + kCompatPerPage - 1) / kCompatPerPage;
@@ -581,18 +616,113 @@ bool HttpServer::State::Audit(Exchange& ex, std::string_view action, std::string
   return false;
 }
 
-Result<store::PredictionPage> HttpServer::State::ListFor(const Exchange& ex, int page,
-                                                         int per_page) {
-  if (ex.principal && ex.principal->role != auth::Role::kAdmin) {
-    return service.store().ListOwnedBy(ex.principal->user, page, per_page);
-  }
-  return service.store().List(page, per_page);
+// A doctor's listings hold only their own studies; an admin's (and any without accounts) all.
+Result<store::PredictionPage> HttpServer::State::ListFor(const Exchange& ex,
+                                                         store::ListQuery query) {
+  if (ex.principal && ex.principal->role != auth::Role::kAdmin) query.owner = ex.principal->user;
+  return service.store().List(query);
 }
 
 void HttpServer::State::GetPrediction(Exchange& ex) {
   auto record = VisibleRecord(ex, "prediction.view");
   if (!record) return;
-  SendJson(ex.res, 200, PredictionJson(*record));
+  nlohmann::json answer = PredictionJson(*record);
+  if (dicom && dicom->queue()) {
+    nlohmann::json sends = nlohmann::json::array();
+    for (const auto& s : dicom->SendsFor(record->id)) sends.push_back(SendStateJson(s));
+    answer["dicom_sends"] = std::move(sends);
+  }
+  SendJson(ex.res, 200, answer);
+}
+
+bool HttpServer::State::HasDicom(Exchange& ex) {
+  if (dicom) return true;
+  Send(ex, RequestError(404, "not_found", "this server runs without its DICOM node"));
+  return false;
+}
+
+void HttpServer::State::GetStructuredReport(Exchange& ex) {
+  if (!HasDicom(ex)) return;
+  auto record = VisibleRecord(ex, "prediction.sr");
+  if (!record) return;
+  const std::string id = record->id;
+  auto sr = dicom->StructuredReport(id);
+  if (!sr && sr.error().code == ErrorCode::kInvalidArgument) {
+    return Send(ex, RequestError(404, "not_found", sr.error().message));
+  }
+  if (!sr) return Send(ex, sr.error());
+  ex.res.set_header("Content-Disposition", "attachment; filename=\"" + id + "-sr.dcm\"");
+  ex.res.set_content(std::string(sr->begin(), sr->end()), "application/dicom");
+}
+
+// STOW-RS (PS3.18 10.5): the body is read whole (up to --max-upload-mb), then each part goes
+// through the DICOM node like a C-STORE.
+void HttpServer::State::StowInstances(Exchange& ex) {
+  if (!HasDicom(ex)) return;
+  std::string body;
+  bool too_large = false;
+  const bool read = (*ex.reader)([&](const char* data, std::size_t length) {
+    if (body.size() + length > options.max_upload_bytes) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  if (too_large) {
+    return Send(ex,
+                RequestError(413, "payload_too_large", "the STOW-RS body is over --max-upload-mb"));
+  }
+  if (!read)
+    return Send(ex, RequestError(400, "bad_request", "the request body could not be read"));
+  const auto stow =
+      dicom::Stow(ex.req.get_header_value("Content-Type"),
+                  {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}, *dicom);
+  if (stow.http_status == 400)
+    return Send(ex, RequestError(400, "bad_request",
+                                 nlohmann::json::parse(stow.body)["error"].get<std::string>()));
+  if (stow.http_status == 415) {
+    return Send(ex, RequestError(415, "unsupported_media_type",
+                                 nlohmann::json::parse(stow.body)["error"].get<std::string>()));
+  }
+  ex.res.status = stow.http_status;
+  ex.res.set_content(stow.body, stow.content_type);
+}
+
+void HttpServer::State::ListReceivedInstances(Exchange& ex) {
+  if (!HasDicom(ex)) return;
+  auto log = service.store().ListReceived(store::ResultStore::kMaxPerPage);
+  if (!log) return Send(ex, log.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& r : *log) {
+    items.push_back({{"received_at", r.received_at},
+                     {"source", r.source},
+                     {"study_instance_uid", r.study_instance_uid},
+                     {"series_instance_uid", r.series_instance_uid},
+                     {"sop_instance_uid", r.sop_instance_uid},
+                     {"sop_class_uid", r.sop_class_uid},
+                     {"accession_number", r.accession_number},
+                     {"modality", r.modality},
+                     {"outcome", r.outcome},
+                     {"reason", r.reason},
+                     {"prediction_id", r.prediction_id.empty() ? nlohmann::json(nullptr)
+                                                               : nlohmann::json(r.prediction_id)}});
+  }
+  SendJson(ex.res, 200, {{"items", std::move(items)}});
+}
+
+void HttpServer::State::ListDicomSends(Exchange& ex) {
+  if (!HasDicom(ex)) return;
+  nlohmann::json items = nlohmann::json::array();
+  const dicom::SendQueue* queue = dicom->queue();
+  if (queue) {
+    for (const auto& s : queue->List()) items.push_back(SendStateJson(s));
+  }
+  SendJson(ex.res, 200,
+           {{"destination",
+             queue ? nlohmann::json(queue->destination().ToString()) : nlohmann::json(nullptr)},
+            {"queue_depth", queue ? queue->depth() : 0},
+            {"items", std::move(items)}});
 }
 
 void HttpServer::State::GetImage(Exchange& ex) {
@@ -1048,7 +1178,8 @@ void HttpServer::State::Register() {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(serving::PredictionService& service,
                                                       metrics::Registry& registry,
-                                                      HttpOptions options) {
+                                                      HttpOptions options,
+                                                      dicom::DicomNode* dicom) {
   const std::string where = options.host + ":" + std::to_string(options.port);
   if (options.port < 0 || options.port > 65535)
     return Fail(ErrorCode::kInvalidArgument, "port out of range: " + where);
@@ -1059,7 +1190,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(serving::PredictionService
     return Fail(ErrorCode::kNotFound,
                 "web root " + options.web_root.string() + " has no index.html");
   }
-  auto state = std::make_unique<State>(service, registry, options);
+  auto state = std::make_unique<State>(service, registry, options, dicom);
   httplib::Server& server = state->server;
   // httplib listens with a backlog of 5, compiled in: a burst of new connections overflows it and
   // clients wait for SYN retries (~1 s). The options callback sees the listening socket; listen()

@@ -25,6 +25,7 @@
 
 #include "core/error.h"
 #include "http/access_control.h"
+#include "dicom/dicom_node.h"
 #include "metrics/registry.h"
 #include "serving/prediction_service.h"
 
@@ -65,9 +66,11 @@ class HttpServer {
  public:
   // Binds and starts serving on a background thread. kUnavailable when the address cannot be
   // bound (in use, no permission, unknown host); kInvalidArgument for bad options.
+  // `dicom` (may be null: the DICOM routes then answer 404) serves STOW-RS, the SR of a
+  // prediction, the received-instances log and the send states; it must outlive the server.
   static Result<std::unique_ptr<HttpServer>> Start(serving::PredictionService& service,
-                                                   metrics::Registry& registry,
-                                                   HttpOptions options);
+                                                   metrics::Registry& registry, HttpOptions options,
+                                                   dicom::DicomNode* dicom = nullptr);
   ~HttpServer();  // Stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

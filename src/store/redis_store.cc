@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 namespace pneumo::store {
@@ -12,12 +13,24 @@ namespace {
 
 constexpr std::string_view kRecordPrefix = "pneumo:prediction:";
 constexpr char kIndexKey[] = "pneumo:predictions";
+// One sorted set per accession number, like kIndexKey but holding only that number's records.
+constexpr std::string_view kAccessionPrefix = "pneumo:predictions:accession:";
+// A list of JSON objects, newest at the head, trimmed to kReceivedKept entries.
+constexpr char kReceivedKey[] = "pneumo:received";
+constexpr int kReceivedKept = 10000;
 
-// Hash fields, in the order List reads them (everything but the preview).
-constexpr const char* kListFields[] = {
-    "id",         "filename",      "label",        "probability", "threshold",     "review",
-    "model_name", "model_version", "sha256",       "created_at",  "created_at_ms", "decode_ms",
-    "queue_ms",   "inference_ms",  "details_json", "owner"};
+// Hash fields, in the order List reads them (everything but the preview), DICOM fields last.
+const std::vector<std::string>& ListFields() {
+  static const std::vector<std::string> fields = [] {
+    std::vector<std::string> f = {"id",        "filename",     "label",         "probability",
+                                  "threshold", "review",       "model_name",    "model_version",
+                                  "sha256",    "created_at",   "created_at_ms", "decode_ms",
+                                  "queue_ms",  "inference_ms", "details_json",  "owner"};
+    for (const auto& [name, member] : kDicomFields) f.emplace_back(name);
+    return f;
+  }();
+  return fields;
+}
 constexpr char kPreviewField[] = "preview_jpeg";
 
 std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) + std::string(id); }
@@ -25,6 +38,13 @@ std::string RecordKey(std::string_view id) { return std::string(kRecordPrefix) +
 // Records stored before owners existed have no "owner" field and are in no owner's index.
 std::string OwnerIndexKey(std::string_view owner) {
   return "pneumo:predictions:owner:" + std::string(owner);
+}
+// And one per owner and accession number, for a doctor's view of one study.
+std::string OwnerAccessionKey(std::string_view owner, std::string_view accession) {
+  return OwnerIndexKey(owner) + ":accession:" + std::string(accession);
+}
+std::string AccessionKey(std::string_view accession) {
+  return std::string(kAccessionPrefix) + std::string(accession);
 }
 
 std::string Number(double value) {
@@ -76,6 +96,8 @@ Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fie
   r.review = fields["review"] == "1";
   r.details_json = fields["details_json"];
   r.owner = fields["owner"];  // absent in records from before owners: ""
+  // Records written before DICOM support have none of these fields: they read as empty.
+  for (const auto& [name, member] : kDicomFields) r.dicom.*member = fields[name];
   const auto& preview = fields[kPreviewField];
   r.preview_jpeg.assign(preview.begin(), preview.end());
   const bool numbers_ok = ParseNumber(fields["probability"], r.probability) &&
@@ -279,8 +301,20 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
                  r.owner,
                  kPreviewField,
                  std::string(r.preview_jpeg.begin(), r.preview_jpeg.end())};
+    for (const auto& [name, member] : kDicomFields) {
+      hset.emplace_back(name);
+      hset.push_back(r.dicom.*member);
+    }
     if (auto queued = Command(hset, "queueing HSET"); !queued)
       return std::unexpected(queued.error());
+    if (!r.dicom.accession_number.empty()) {
+      if (auto queued = Command({"ZADD", AccessionKey(r.dicom.accession_number),
+                                 std::to_string(r.created_at_ms), r.id},
+                                "queueing ZADD");
+          !queued) {
+        return std::unexpected(queued.error());
+      }
+    }
     if (auto queued =
             Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id}, "queueing ZADD");
         !queued) {
@@ -292,6 +326,14 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
                       "queueing ZADD");
           !queued) {
         return std::unexpected(queued.error());
+      }
+      if (!r.dicom.accession_number.empty()) {
+        if (auto queued = Command({"ZADD", OwnerAccessionKey(r.owner, r.dicom.accession_number),
+                                   std::to_string(r.created_at_ms), r.id},
+                                  "queueing ZADD");
+            !queued) {
+          return std::unexpected(queued.error());
+        }
       }
     }
     auto exec = Command({"EXEC"}, "storing the prediction");
@@ -341,16 +383,14 @@ Result<std::vector<std::uint8_t>> RedisStore::GetPreview(std::string_view id) {
   });
 }
 
-Result<PredictionPage> RedisStore::List(int page, int per_page) {
-  return ListIndex(kIndexKey, page, per_page);
-}
-
-Result<PredictionPage> RedisStore::ListOwnedBy(std::string_view owner, int page, int per_page) {
-  if (owner.empty()) return Fail(ErrorCode::kInvalidArgument, "owner must not be empty");
-  return ListIndex(OwnerIndexKey(owner), page, per_page);
-}
-
-Result<PredictionPage> RedisStore::ListIndex(const std::string& index, int page, int per_page) {
+Result<PredictionPage> RedisStore::List(const ListQuery& query) {
+  const int page = query.page, per_page = query.per_page;
+  const bool by_owner = !query.owner.empty(), by_accession = !query.accession_number.empty();
+  const std::string index = by_owner && by_accession
+                                ? OwnerAccessionKey(query.owner, query.accession_number)
+                            : by_owner     ? OwnerIndexKey(query.owner)
+                            : by_accession ? AccessionKey(query.accession_number)
+                                           : std::string(kIndexKey);
   if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
   std::lock_guard lock(mu_);
   return Retrying<PredictionPage>([&]() -> Result<PredictionPage> {
@@ -370,7 +410,7 @@ Result<PredictionPage> RedisStore::ListIndex(const std::string& index, int page,
     std::vector<Args> reads;
     for (size_t i = 0; i < (*ids)->elements; ++i) {
       Args hmget = {"HMGET", RecordKey(ReplyText((*ids)->element[i]))};
-      hmget.insert(hmget.end(), std::begin(kListFields), std::end(kListFields));
+      hmget.insert(hmget.end(), ListFields().begin(), ListFields().end());
       reads.push_back(std::move(hmget));
     }
     auto replies = Pipeline(reads, "reading listed predictions");
@@ -378,9 +418,9 @@ Result<PredictionPage> RedisStore::ListIndex(const std::string& index, int page,
     for (size_t i = 0; i < replies->size(); ++i) {
       const redisReply* reply = (*replies)[i].get();
       std::map<std::string, std::string> fields;
-      for (size_t f = 0; f < reply->elements && f < std::size(kListFields); ++f) {
+      for (size_t f = 0; f < reply->elements && f < ListFields().size(); ++f) {
         if (reply->element[f]->type != REDIS_REPLY_NIL) {
-          fields.emplace(kListFields[f], ReplyText(reply->element[f]));
+          fields.emplace(ListFields()[f], ReplyText(reply->element[f]));
         }
       }
       if (fields.empty()) continue;  // indexed but not yet visible; cannot happen with MULTI/EXEC
@@ -389,6 +429,68 @@ Result<PredictionPage> RedisStore::ListIndex(const std::string& index, int page,
       result.items.push_back(std::move(*record));
     }
     return result;
+  });
+}
+
+Result<void> RedisStore::LogReceived(const ReceivedInstance& r) {
+  if (r.sop_instance_uid.empty())
+    return Fail(ErrorCode::kInvalidArgument, "a received instance needs its SOP Instance UID");
+  const std::string entry = nlohmann::json{
+      {"received_at_ms", r.received_at_ms},
+      {"received_at", r.received_at},
+      {"source", r.source},
+      {"study_uid", r.study_instance_uid},
+      {"series_uid", r.series_instance_uid},
+      {"sop_instance_uid", r.sop_instance_uid},
+      {"sop_class_uid", r.sop_class_uid},
+      {"accession_number", r.accession_number},
+      {"modality", r.modality},
+      {"outcome", r.outcome},
+      {"reason", r.reason},
+      {"prediction_id",
+       r.prediction_id}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::lock_guard lock(mu_);
+  return Retrying<void>([&]() -> Result<void> {
+    // LPUSH is the write; LTRIM only bounds the log, so a failed trim loses nothing.
+    auto replies = Pipeline({{"LPUSH", kReceivedKey, entry},
+                             {"LTRIM", kReceivedKey, "0", std::to_string(kReceivedKept - 1)}},
+                            "logging a received instance");
+    if (!replies) return std::unexpected(replies.error());
+    return {};
+  });
+}
+
+Result<std::vector<ReceivedInstance>> RedisStore::ListReceived(int limit) {
+  if (auto checked = CheckPaging(1, limit); !checked) return std::unexpected(checked.error());
+  std::lock_guard lock(mu_);
+  return Retrying<std::vector<ReceivedInstance>>([&]() -> Result<std::vector<ReceivedInstance>> {
+    auto reply = Command({"LRANGE", kReceivedKey, "0", std::to_string(limit - 1)},
+                         "listing received instances");
+    if (!reply) return std::unexpected(reply.error());
+    std::vector<ReceivedInstance> log;
+    for (size_t i = 0; i < (*reply)->elements; ++i) {
+      const auto j = nlohmann::json::parse(ReplyText((*reply)->element[i]), nullptr,
+                                           /*allow_exceptions=*/false);
+      if (!j.is_object()) {
+        return Fail(ErrorCode::kInternal,
+                    std::string("redis list ") + kReceivedKey + " holds an entry that is not JSON");
+      }
+      ReceivedInstance r;
+      r.received_at_ms = j.value("received_at_ms", std::int64_t{0});
+      r.received_at = j.value("received_at", "");
+      r.source = j.value("source", "");
+      r.study_instance_uid = j.value("study_uid", "");
+      r.series_instance_uid = j.value("series_uid", "");
+      r.sop_instance_uid = j.value("sop_instance_uid", "");
+      r.sop_class_uid = j.value("sop_class_uid", "");
+      r.accession_number = j.value("accession_number", "");
+      r.modality = j.value("modality", "");
+      r.outcome = j.value("outcome", "");
+      r.reason = j.value("reason", "");
+      r.prediction_id = j.value("prediction_id", "");
+      log.push_back(std::move(r));
+    }
+    return log;
   });
 }
 

@@ -46,8 +46,10 @@ class RedisStore final : public ResultStore {
   Result<void> Put(const PredictionRecord& record) override;
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
-  Result<PredictionPage> List(int page, int per_page) override;
-  Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) override;
+  using ResultStore::List;
+  Result<PredictionPage> List(const ListQuery& query) override;
+  Result<void> LogReceived(const ReceivedInstance& instance) override;
+  Result<std::vector<ReceivedInstance>> ListReceived(int limit) override;
   Result<void> Ping() override;
   std::string Describe() const override;
 
@@ -64,7 +66,6 @@ class RedisStore final : public ResultStore {
 
   explicit RedisStore(Options options);
   Result<void> EnsureConnected();  // REQUIRES: mu_ held
-  Result<PredictionPage> ListIndex(const std::string& index, int page, int per_page);
   // Sends one command (binary-safe). A broken connection is dropped and gives kUnavailable; an
   // error reply gives an Error naming `operation`. REQUIRES: mu_ held, connected.
   Result<Reply> Command(const Args& args, std::string_view operation);

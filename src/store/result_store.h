@@ -4,6 +4,7 @@
 //   if (!store) return std::unexpected(store.error());
 //   if (auto put = (*store)->Put(record); !put) Log(put.error().ToString());
 //   Result<PredictionPage> page = (*store)->List(/*page=*/1, /*per_page=*/20);
+//   auto study = (*store)->List(ListQuery{.page = 1, .per_page = 20, .accession_number = "A12"});
 //
 // Both implementations pass the same contract test suite (tests/store/store_contract.h).
 #pragma once
@@ -39,11 +40,25 @@ class ResultStore {
   // Page `page` (1-based) of all records, newest first by created_at_ms, ties by id descending.
   // Items carry no preview. A page past the end is empty (total still set).
   // kInvalidArgument unless page >= 1 and 1 <= per_page <= kMaxPerPage.
-  virtual Result<PredictionPage> List(int page, int per_page) = 0;
+  // With query.accession_number and/or query.owner set, only the records that match both (total
+  // counts just those). Same errors as above.
+  virtual Result<PredictionPage> List(const ListQuery& query) = 0;
+  Result<PredictionPage> List(int page, int per_page) {
+    return List(ListQuery{.page = page, .per_page = per_page});
+  }
 
-  // The same, restricted to records whose owner is `owner` (total counts only those).
+  // Appends to the log of received DICOM instances (durable like Put). kInvalidArgument when
+  // sop_instance_uid is empty. The same instance received twice is logged twice.
+  virtual Result<void> LogReceived(const ReceivedInstance& instance) = 0;
+  // The newest `limit` (1..kMaxPerPage) entries of that log, newest first.
+  virtual Result<std::vector<ReceivedInstance>> ListReceived(int limit) = 0;
+
+  // List, restricted to records whose owner is `owner` (total counts only those).
   // kInvalidArgument for bad paging or an empty owner.
-  virtual Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) = 0;
+  Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) {
+    if (owner.empty()) return Fail(ErrorCode::kInvalidArgument, "owner must not be empty");
+    return List(ListQuery{.page = page, .per_page = per_page, .owner = std::string(owner)});
+  }
 
   // Succeeds when the backend answers; for health checks.
   virtual Result<void> Ping() = 0;

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <system_error>
@@ -29,6 +30,21 @@ CREATE TABLE IF NOT EXISTS predictions (
   preview_jpeg BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_newest_first ON predictions(created_at_ms DESC, id DESC);
+CREATE TABLE IF NOT EXISTS received_instances (
+  received_at_ms INTEGER NOT NULL,
+  received_at TEXT NOT NULL,
+  source TEXT NOT NULL,
+  study_uid TEXT NOT NULL,
+  series_uid TEXT NOT NULL,
+  sop_instance_uid TEXT NOT NULL,
+  sop_class_uid TEXT NOT NULL,
+  accession_number TEXT NOT NULL,
+  modality TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  prediction_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS received_newest_first ON received_instances(received_at_ms DESC);
 )sql";
 
 // Added after the first release: files made before it lack the column, and get it (empty for
@@ -38,9 +54,27 @@ constexpr char kOwnerIndex[] =
     "CREATE INDEX IF NOT EXISTS predictions_by_owner ON predictions(owner, created_at_ms DESC, "
     "id DESC)";
 
-constexpr char kColumns[] =
+// Run after kSchema and the column migration (the index needs the column).
+constexpr char kAccessionIndex[] =
+    "CREATE INDEX IF NOT EXISTS predictions_by_accession ON "
+    "predictions(dicom_accession_number, created_at_ms DESC, id DESC)";
+
+constexpr char kReceivedColumns[] =
+    "received_at_ms, received_at, source, study_uid, series_uid, sop_instance_uid, sop_class_uid, "
+    "accession_number, modality, outcome, reason, prediction_id";
+
+constexpr char kBaseColumns[] =
     "id, filename, label, probability, threshold, review, model_name, model_version, sha256, "
     "created_at, created_at_ms, decode_ms, queue_ms, inference_ms, details_json, owner";
+constexpr int kBaseColumnCount = 16;
+
+// kBaseColumns, then the DICOM columns in kDicomFields order.
+std::string Columns() {
+  std::string columns = kBaseColumns;
+  for (const auto& [name, member] : kDicomFields) columns.append(", ").append(name);
+  return columns;
+}
+constexpr int kColumnCount = kBaseColumnCount + static_cast<int>(kDicomFields.size());
 
 std::string Text(sqlite3_stmt* stmt, int column) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
@@ -53,7 +87,7 @@ std::vector<std::uint8_t> Blob(sqlite3_stmt* stmt, int column) {
   return data ? std::vector<std::uint8_t>(data, data + size) : std::vector<std::uint8_t>();
 }
 
-// Reads the kColumns columns, in order, starting at column 0.
+// Reads the Columns() columns, in order, starting at column 0.
 PredictionRecord ReadRecord(sqlite3_stmt* stmt) {
   PredictionRecord r;
   r.id = Text(stmt, 0);
@@ -72,6 +106,8 @@ PredictionRecord ReadRecord(sqlite3_stmt* stmt) {
   r.inference_ms = sqlite3_column_double(stmt, 13);
   r.details_json = Text(stmt, 14);
   r.owner = Text(stmt, 15);
+  int column = kBaseColumnCount;
+  for (const auto& [name, member] : kDicomFields) r.dicom.*member = Text(stmt, column++);
   return r;
 }
 
@@ -131,10 +167,12 @@ SqliteStore::~SqliteStore() {
   insert_.reset();
   get_.reset();
   preview_.reset();
-  count_.reset();
-  page_.reset();
-  count_owned_.reset();
-  page_owned_.reset();
+  for (int f = 0; f < 4; ++f) {
+    count_[f].reset();
+    page_[f].reset();
+  }
+  log_received_.reset();
+  list_received_.reset();
   ping_.reset();
   sqlite3_close(db_);
 }
@@ -167,19 +205,40 @@ Result<void> SqliteStore::Prepare() {
     return std::unexpected(SqlError(rc, "creating the schema"));
   }
   if (auto migrated = AddOwnerColumn(); !migrated) return migrated;
-  const std::string columns = kColumns;
+  if (auto migrated = AddMissingColumns(); !migrated) return migrated;
+  if (int rc = sqlite3_exec(db_, kAccessionIndex, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+    return std::unexpected(SqlError(rc, "creating the accession index"));
+  }
+  const std::string columns = Columns();
+  std::string placeholders;
+  for (int i = 0; i <= kColumnCount; ++i) placeholders += i == 0 ? "?" : ",?";  // + preview
+  const std::string received = kReceivedColumns;
   const std::pair<Statement*, std::string> statements[] = {
-      {&insert_, "INSERT INTO predictions (" + columns +
-                     ", preview_jpeg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&insert_,
+       "INSERT INTO predictions (" + columns + ", preview_jpeg) VALUES (" + placeholders + ")"},
       {&get_, "SELECT " + columns + ", preview_jpeg FROM predictions WHERE id = ?"},
       {&preview_, "SELECT preview_jpeg FROM predictions WHERE id = ?"},
-      {&count_, "SELECT COUNT(*) FROM predictions"},
-      {&page_, "SELECT " + columns +
+      {&count_[0], "SELECT COUNT(*) FROM predictions"},
+      {&page_[0], "SELECT " + columns +
                    " FROM predictions ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
-      {&count_owned_, "SELECT COUNT(*) FROM predictions WHERE owner = ?"},
-      {&page_owned_, "SELECT " + columns +
-                         " FROM predictions WHERE owner = ? ORDER BY created_at_ms DESC, id DESC "
-                         "LIMIT ? OFFSET ?"},
+      {&count_[1], "SELECT COUNT(*) FROM predictions WHERE owner = ?"},
+      {&page_[1], "SELECT " + columns +
+                      " FROM predictions WHERE owner = ? ORDER BY created_at_ms DESC, id DESC "
+                      "LIMIT ? OFFSET ?"},
+      {&count_[2], "SELECT COUNT(*) FROM predictions WHERE dicom_accession_number = ?"},
+      {&page_[2], "SELECT " + columns +
+                      " FROM predictions WHERE dicom_accession_number = ? ORDER BY "
+                      "created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
+      {&count_[3],
+       "SELECT COUNT(*) FROM predictions WHERE owner = ? AND dicom_accession_number = ?"},
+      {&page_[3], "SELECT " + columns +
+                      " FROM predictions WHERE owner = ? AND dicom_accession_number = ? ORDER BY "
+                      "created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
+      {&log_received_,
+       "INSERT INTO received_instances (" + received + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"},
+      {&list_received_, "SELECT " + received +
+                            " FROM received_instances ORDER BY received_at_ms DESC, rowid DESC "
+                            "LIMIT ?"},
       {&ping_, "SELECT 1"},
   };
   for (const auto& [statement, sql] : statements) {
@@ -189,6 +248,30 @@ Result<void> SqliteStore::Prepare() {
       return std::unexpected(SqlError(rc, "preparing '" + sql + "'"));
     }
     statement->reset(raw);
+  }
+  return {};
+}
+
+// Files written before a column existed get it, empty, so old history stays readable: every
+// DICOM column is TEXT NOT NULL DEFAULT ''. REQUIRES: mu_ held.
+Result<void> SqliteStore::AddMissingColumns() {
+  std::vector<std::string> existing;
+  {
+    sqlite3_stmt* raw = nullptr;
+    if (int rc = sqlite3_prepare_v2(db_, "PRAGMA table_info(predictions)", -1, &raw, nullptr);
+        rc != SQLITE_OK) {
+      return std::unexpected(SqlError(rc, "reading the table layout"));
+    }
+    Statement info(raw);
+    while (sqlite3_step(raw) == SQLITE_ROW) existing.push_back(Text(raw, 1));
+  }
+  for (const auto& [name, member] : kDicomFields) {
+    if (std::find(existing.begin(), existing.end(), name) != existing.end()) continue;
+    const std::string sql =
+        std::string("ALTER TABLE predictions ADD COLUMN ") + name + " TEXT NOT NULL DEFAULT ''";
+    if (int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return std::unexpected(SqlError(rc, "adding column " + std::string(name)));
+    }
   }
   return {};
 }
@@ -212,6 +295,9 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
       ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
       ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
       ok(BindText(stmt, ++i, r.details_json)) && ok(BindText(stmt, ++i, r.owner)) &&
+      std::all_of(
+          kDicomFields.begin(), kDicomFields.end(),
+          [&](const auto& field) { return ok(BindText(stmt, ++i, r.dicom.*field.second)); }) &&
       ok(sqlite3_bind_blob64(stmt, ++i,
                              r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
                              r.preview_jpeg.size(), SQLITE_TRANSIENT));
@@ -247,7 +333,7 @@ Result<PredictionRecord> SqliteStore::Get(std::string_view id) {
   if (auto row = StepToRowWithId(stmt, id, "reading a prediction"); !row)
     return std::unexpected(row.error());
   PredictionRecord record = ReadRecord(stmt);
-  record.preview_jpeg = Blob(stmt, 16);
+  record.preview_jpeg = Blob(stmt, kColumnCount);
   return record;
 }
 
@@ -285,20 +371,11 @@ Result<void> SqliteStore::AddOwnerColumn() {
   return {};
 }
 
-Result<PredictionPage> SqliteStore::List(int page, int per_page) {
-  return ListWith(count_.get(), page_.get(), std::nullopt, page, per_page);
-}
-
-Result<PredictionPage> SqliteStore::ListOwnedBy(std::string_view owner, int page, int per_page) {
-  if (owner.empty()) return Fail(ErrorCode::kInvalidArgument, "owner must not be empty");
-  return ListWith(count_owned_.get(), page_owned_.get(), owner, page, per_page);
-}
-
-// `count` and `select` take the owner as their first parameter when `owner` is set.
-Result<PredictionPage> SqliteStore::ListWith(sqlite3_stmt* count, sqlite3_stmt* select,
-                                             std::optional<std::string_view> owner, int page,
-                                             int per_page) {
+Result<PredictionPage> SqliteStore::List(const ListQuery& query) {
+  const int page = query.page, per_page = query.per_page;
   if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
+  const bool by_owner = !query.owner.empty(), by_accession = !query.accession_number.empty();
+  const int filter = (by_owner ? 1 : 0) + (by_accession ? 2 : 0);  // see count_ and page_
   std::lock_guard lock(mu_);
   // One read transaction so that total and items describe the same snapshot.
   if (int rc = sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr); rc != SQLITE_OK) {
@@ -312,22 +389,72 @@ Result<PredictionPage> SqliteStore::ListWith(sqlite3_stmt* count, sqlite3_stmt* 
   PredictionPage result;
   result.page = page;
   result.per_page = per_page;
-  const int first = owner ? 2 : 1;  // index of the first paging parameter
   {
+    sqlite3_stmt* count = count_[filter].get();
     ResetOnExit reset(count);
-    if (owner) BindText(count, 1, *owner);
+    int next = 1;
+    if (by_owner) BindText(count, next++, query.owner);
+    if (by_accession) BindText(count, next++, query.accession_number);
     const int rc = sqlite3_step(count);
     if (rc != SQLITE_ROW) return std::unexpected(SqlError(rc, "counting predictions"));
     result.total = sqlite3_column_int64(count, 0);
   }
+  sqlite3_stmt* select = page_[filter].get();
   ResetOnExit reset(select);
-  if (owner) BindText(select, 1, *owner);
-  sqlite3_bind_int64(select, first, per_page);
-  sqlite3_bind_int64(select, first + 1, static_cast<std::int64_t>(page - 1) * per_page);
+  int next = 1;
+  if (by_owner) BindText(select, next++, query.owner);
+  if (by_accession) BindText(select, next++, query.accession_number);
+  sqlite3_bind_int64(select, next++, per_page);
+  sqlite3_bind_int64(select, next, static_cast<std::int64_t>(page - 1) * per_page);
   int rc;
   while ((rc = sqlite3_step(select)) == SQLITE_ROW) result.items.push_back(ReadRecord(select));
   if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "listing predictions"));
   return result;
+}
+
+Result<void> SqliteStore::LogReceived(const ReceivedInstance& r) {
+  if (r.sop_instance_uid.empty())
+    return Fail(ErrorCode::kInvalidArgument, "a received instance needs its SOP Instance UID");
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = log_received_.get();
+  ResetOnExit reset(stmt);
+  int rc = SQLITE_OK, i = 0;
+  auto ok = [&](int bind_rc) { return (rc = bind_rc) == SQLITE_OK; };
+  bool bound = ok(sqlite3_bind_int64(stmt, ++i, r.received_at_ms));
+  for (const std::string* text :
+       {&r.received_at, &r.source, &r.study_instance_uid, &r.series_instance_uid,
+        &r.sop_instance_uid, &r.sop_class_uid, &r.accession_number, &r.modality, &r.outcome,
+        &r.reason, &r.prediction_id}) {
+    bound = bound && ok(BindText(stmt, ++i, *text));
+  }
+  if (!bound) return std::unexpected(SqlError(rc, "binding the received instance"));
+  rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "logging a received instance"));
+  return {};
+}
+
+Result<std::vector<ReceivedInstance>> SqliteStore::ListReceived(int limit) {
+  if (auto checked = CheckPaging(1, limit); !checked) return std::unexpected(checked.error());
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = list_received_.get();
+  ResetOnExit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, limit);
+  std::vector<ReceivedInstance> log;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    ReceivedInstance r;
+    r.received_at_ms = sqlite3_column_int64(stmt, 0);
+    int column = 1;
+    for (std::string* text :
+         {&r.received_at, &r.source, &r.study_instance_uid, &r.series_instance_uid,
+          &r.sop_instance_uid, &r.sop_class_uid, &r.accession_number, &r.modality, &r.outcome,
+          &r.reason, &r.prediction_id}) {
+      *text = Text(stmt, column++);
+    }
+    log.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "listing received instances"));
+  return log;
 }
 
 Result<void> SqliteStore::Ping() {

@@ -31,8 +31,10 @@ class SqliteStore final : public ResultStore {
   Result<void> Put(const PredictionRecord& record) override;
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
-  Result<PredictionPage> List(int page, int per_page) override;
-  Result<PredictionPage> ListOwnedBy(std::string_view owner, int page, int per_page) override;
+  using ResultStore::List;
+  Result<PredictionPage> List(const ListQuery& query) override;
+  Result<void> LogReceived(const ReceivedInstance& instance) override;
+  Result<std::vector<ReceivedInstance>> ListReceived(int limit) override;
   Result<void> Ping() override;
   std::string Describe() const override;
 
@@ -44,24 +46,24 @@ class SqliteStore final : public ResultStore {
 
   SqliteStore(std::string path, sqlite3* db);
   Result<void> Prepare();
-  Result<void> AddOwnerColumn();  // the migration for files made before owners; REQUIRES: mu_
-  Result<PredictionPage> ListWith(sqlite3_stmt* count, sqlite3_stmt* select,
-                                  std::optional<std::string_view> owner, int page, int per_page);
+  Result<void> AddOwnerColumn();     // the migration for files made before owners; REQUIRES: mu_
+  Result<void> AddMissingColumns();  // REQUIRES: mu_ held
   Error SqlError(int rc, std::string_view operation) const;  // REQUIRES: mu_ held
   Result<void> StepToRowWithId(sqlite3_stmt* stmt, std::string_view id,
                                const char* reading);  // REQUIRES: mu_ held
 
   const std::string path_;
   mutable std::mutex mu_;
-  sqlite3* db_;            // GUARDED_BY(mu_); owned, closed in the destructor
-  Statement insert_;       // GUARDED_BY(mu_)
-  Statement get_;          // GUARDED_BY(mu_)
-  Statement preview_;      // GUARDED_BY(mu_)
-  Statement count_;        // GUARDED_BY(mu_)
-  Statement page_;         // GUARDED_BY(mu_)
-  Statement count_owned_;  // GUARDED_BY(mu_)
-  Statement page_owned_;   // GUARDED_BY(mu_)
-  Statement ping_;         // GUARDED_BY(mu_)
+  sqlite3* db_;             // GUARDED_BY(mu_); owned, closed in the destructor
+  Statement insert_;        // GUARDED_BY(mu_)
+  Statement get_;           // GUARDED_BY(mu_)
+  Statement preview_;       // GUARDED_BY(mu_)
+  // Counting and paging, by filter: [0] none, [1] owner, [2] accession, [3] owner and accession.
+  Statement count_[4];      // GUARDED_BY(mu_)
+  Statement page_[4];       // GUARDED_BY(mu_)
+  Statement log_received_;  // GUARDED_BY(mu_)
+  Statement list_received_; // GUARDED_BY(mu_)
+  Statement ping_;          // GUARDED_BY(mu_)
 };
 
 }  // namespace pneumo::store

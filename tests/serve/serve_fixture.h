@@ -269,14 +269,16 @@ inline std::string Dicom(const cv::Mat& gray, bool with_pixels = true) {
                      element(0x0002, 0x0010, "UI", "1.2.840.10008.1.2.1") +
                      element(0x0002, 0x0012, "UI", "1.2.826.0.1.3680043.9.7777.1");
   meta = element(0x0002, 0x0000, "UL", u32(static_cast<std::uint32_t>(meta.size()))) + meta;
-  std::string data = element(0x0008, 0x0016, "UI", sop_class) +
-                     element(0x0008, 0x0018, "UI", sop_instance) +
-                     element(0x0008, 0x0060, "CS", "OT") + element(0x0028, 0x0002, "US", u16(1)) +
-                     element(0x0028, 0x0004, "CS", "MONOCHROME2") +
-                     element(0x0028, 0x0010, "US", u16(static_cast<std::uint16_t>(gray.rows))) +
-                     element(0x0028, 0x0011, "US", u16(static_cast<std::uint16_t>(gray.cols))) +
-                     element(0x0028, 0x0100, "US", u16(8)) + element(0x0028, 0x0101, "US", u16(8)) +
-                     element(0x0028, 0x0102, "US", u16(7)) + element(0x0028, 0x0103, "US", u16(0));
+  std::string data =
+      element(0x0008, 0x0016, "UI", sop_class) + element(0x0008, 0x0018, "UI", sop_instance) +
+      element(0x0008, 0x0060, "CS", "OT") +
+      element(0x0020, 0x000D, "UI", "1.2.826.0.1.3680043.9.7777") +
+      element(0x0020, 0x000E, "UI", "1.2.826.0.1.3680043.9.7777.1") +
+      element(0x0028, 0x0002, "US", u16(1)) + element(0x0028, 0x0004, "CS", "MONOCHROME2") +
+      element(0x0028, 0x0010, "US", u16(static_cast<std::uint16_t>(gray.rows))) +
+      element(0x0028, 0x0011, "US", u16(static_cast<std::uint16_t>(gray.cols))) +
+      element(0x0028, 0x0100, "US", u16(8)) + element(0x0028, 0x0101, "US", u16(8)) +
+      element(0x0028, 0x0102, "US", u16(7)) + element(0x0028, 0x0103, "US", u16(0));
   if (with_pixels) {
     const cv::Mat pixels = gray.isContinuous() ? gray : gray.clone();
     data += element(0x7FE0, 0x0010, "OB",

@@ -50,7 +50,28 @@ inline PredictionRecord MakeRecord(std::string id, std::int64_t created_at_ms) {
       R"({"review_reasons":["probability 0.61 is near the threshold"],"image":{"width":2}})";
   r.preview_jpeg = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x00, 0xff, 0x00, '%', 's', 'b'};
   r.owner = "dr.ada";
+  // Every DICOM field distinct, so a column mix-up shows.
+  int n = 0;
+  for (const auto& [name, member] : kDicomFields) {
+    r.dicom.*member = std::string(name) + " 1.2.826.0.1." + std::to_string(++n);
+  }
+  r.dicom.patient_name = "Müller^Jürgen";
   return r;
+}
+
+inline ReceivedInstance MakeReceived(std::string sop_uid, std::int64_t at_ms, std::string outcome) {
+  return ReceivedInstance{.received_at_ms = at_ms,
+                          .received_at = "2026-12-01T23:00:00.000Z",
+                          .source = "c-store from ORTHANC",
+                          .study_instance_uid = "1.2.3",
+                          .series_instance_uid = "1.2.3.4",
+                          .sop_instance_uid = std::move(sop_uid),
+                          .sop_class_uid = "1.2.840.10008.5.1.4.1.1.2",
+                          .accession_number = "ACC-7",
+                          .modality = "CT",
+                          .outcome = std::move(outcome),
+                          .reason = "modality CT is not a radiograph (CR, DX or DR) \"quoted\"",
+                          .prediction_id = ""};
 }
 
 inline void ExpectSameRecord(const PredictionRecord& a, const PredictionRecord& b,
@@ -71,6 +92,7 @@ inline void ExpectSameRecord(const PredictionRecord& a, const PredictionRecord& 
   EXPECT_EQ(a.inference_ms, b.inference_ms);
   EXPECT_EQ(a.details_json, b.details_json);
   EXPECT_EQ(a.owner, b.owner);
+  EXPECT_EQ(a.dicom, b.dicom);
   if (with_preview) {
     EXPECT_EQ(a.preview_jpeg, b.preview_jpeg);
   } else {
@@ -306,6 +328,73 @@ TYPED_TEST_P(StoreContract, ListsOnlyTheRecordsOfAnOwner) {
   EXPECT_EQ(this->store_->Get("none")->owner, "");
   EXPECT_EQ(this->store_->ListOwnedBy("", 1, 10).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(this->store_->ListOwnedBy("ada", 0, 10).error().code, ErrorCode::kInvalidArgument);
+  // Both filters at once: a doctor's view of one study.
+  PredictionRecord study = MakeRecord("a4", 6);
+  study.owner = "ada";
+  study.dicom.accession_number = "ACC9";
+  ASSERT_NO_FATAL_FAILURE(this->Put(study));
+  PredictionRecord other = MakeRecord("b2", 7);
+  other.owner = "bob";
+  other.dicom.accession_number = "ACC9";
+  ASSERT_NO_FATAL_FAILURE(this->Put(other));
+  auto both =
+      this->store_->List(ListQuery{.page = 1, .per_page = 10, .accession_number = "ACC9", .owner = "ada"});
+  ASSERT_TRUE(both) << both.error().ToString();
+  EXPECT_EQ(both->total, 1);
+  ASSERT_EQ(both->items.size(), 1u);
+  EXPECT_EQ(both->items[0].id, "a4");
+}
+
+TYPED_TEST_P(StoreContract, FiltersTheHistoryByAccessionNumber) {
+  for (const auto& [id, ms, accession] : std::vector<std::tuple<std::string, int, std::string>>{
+           {"a-old", 10, "A1"}, {"b", 20, "B2"}, {"a-new", 30, "A1"}, {"plain", 40, ""}}) {
+    PredictionRecord r = MakeRecord(id, ms);
+    r.dicom.accession_number = accession;
+    ASSERT_NO_FATAL_FAILURE(this->Put(r));
+  }
+  auto a1 = this->store_->List(ListQuery{.page = 1, .per_page = 10, .accession_number = "A1"});
+  ASSERT_TRUE(a1) << a1.error().ToString();
+  EXPECT_EQ(a1->total, 2);
+  ASSERT_EQ(a1->items.size(), 2u);
+  EXPECT_EQ(a1->items[0].id, "a-new");
+  EXPECT_EQ(a1->items[1].id, "a-old");
+  EXPECT_EQ(a1->items[0].dicom.accession_number, "A1");
+  auto second = this->store_->List(ListQuery{.page = 2, .per_page = 1, .accession_number = "A1"});
+  ASSERT_TRUE(second) << second.error().ToString();
+  ASSERT_EQ(second->items.size(), 1u);
+  EXPECT_EQ(second->items[0].id, "a-old");
+  auto none = this->store_->List(ListQuery{.page = 1, .per_page = 10, .accession_number = "A"});
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_EQ(none->total, 0);  // exact match, not a prefix
+  EXPECT_EQ(this->store_->List(1, 10)->total, 4);
+  auto bad = this->store_->List(ListQuery{.page = 0, .per_page = 10, .accession_number = "A1"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
+TYPED_TEST_P(StoreContract, LogsReceivedInstancesNewestFirst) {
+  auto empty = this->store_->ListReceived(10);
+  ASSERT_TRUE(empty) << empty.error().ToString();
+  EXPECT_TRUE(empty->empty());
+  const ReceivedInstance ct = MakeReceived("1.2.3.4.5", 100, "not_eligible");
+  ReceivedInstance dx = MakeReceived("1.2.3.4.6", 200, "predicted");
+  dx.modality = "DX";
+  dx.reason = "";
+  dx.prediction_id = "p-1";
+  ASSERT_TRUE(this->store_->LogReceived(ct));
+  ASSERT_TRUE(this->store_->LogReceived(dx));
+  auto log = this->store_->ListReceived(10);
+  ASSERT_TRUE(log) << log.error().ToString();
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[0], dx);
+  EXPECT_EQ((*log)[1], ct);
+  auto one = this->store_->ListReceived(1);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->size(), 1u);
+  EXPECT_FALSE(this->store_->ListReceived(0));
+  auto no_uid = this->store_->LogReceived(MakeReceived("", 1, "failed"));
+  ASSERT_FALSE(no_uid);
+  EXPECT_EQ(no_uid.error().code, ErrorCode::kInvalidArgument);
 }
 
 TYPED_TEST_P(StoreContract, AnswersPingAndDescribesItself) {
@@ -318,6 +407,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreContract, KeepsEveryFieldIncludingThePreview,
                             PagesBeyondTheEndAreEmpty, AnEmptyStoreListsNothing, RejectsBadPaging,
                             GetUnknownIdIsNotFound, RejectsDuplicateIds, RejectsAnEmptyId,
                             SurvivesReopening, IsSafeUnderConcurrentWriters,
-                            ListsOnlyTheRecordsOfAnOwner, AnswersPingAndDescribesItself);
+                            ListsOnlyTheRecordsOfAnOwner, FiltersTheHistoryByAccessionNumber,
+                            LogsReceivedInstancesNewestFirst, AnswersPingAndDescribesItself);
 
 }  // namespace pneumo::store::testing

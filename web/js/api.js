@@ -39,9 +39,10 @@ async function getJson(path) {
   }
 }
 
-/** GET /api/v1/predictions?page=&per_page= -> {items, page, per_page, total, pages} */
-export function listPredictions(page, perPage) {
+/** GET /api/v1/predictions?page=&per_page=[&accession=] -> {items, page, per_page, total, pages} */
+export function listPredictions(page, perPage, accession = '') {
   const q = new URLSearchParams({ page: String(page), per_page: String(perPage) });
+  if (accession) q.set('accession', accession);
   return getJson(`/api/v1/predictions?${q}`);
 }
 

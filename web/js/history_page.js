@@ -49,15 +49,28 @@ function row(prediction) {
 export function mountList(main, params) {
   const requested = Number.parseInt(params.get('page') ?? '1', 10);
   const page = Number.isFinite(requested) && requested >= 1 ? requested : 1;
+  const accession = params.get('accession') ?? '';
+  const query = (p) => `#/history?page=${p}${accession ? `&accession=${encodeURIComponent(accession)}` : ''}`;
 
   const summary = h('p', { class: 'lead', id: 'history-total' }, 'Loading…');
   const body = h('div', { class: 'history__body' });
+  const accessionInput = h('input', { type: 'search', id: 'accession-filter', name: 'accession',
+                                      value: accession, placeholder: 'Accession number' });
+  const filter = h('form', { class: 'history__filter', role: 'search', id: 'history-filter',
+                             onsubmit: (event) => {
+                               event.preventDefault();
+                               const value = accessionInput.value.trim();
+                               location.hash = `#/history?page=1${value ? `&accession=${encodeURIComponent(value)}` : ''}`;
+                             } },
+    h('label', { for: 'accession-filter' }, 'Filter by accession number '), accessionInput,
+    h('button', { type: 'submit', class: 'button' }, 'Filter'));
   main.append(h('section', { class: 'page page--history', 'aria-labelledby': 'history-heading' },
     h('h1', { id: 'history-heading', tabindex: '-1' }, 'History'),
+    filter,
     summary,
     body));
 
-  listPredictions(page, PER_PAGE).then((list) => {
+  listPredictions(page, PER_PAGE, accession).then((list) => {
     if (!body.isConnected) return;
     const total = Number(list.total ?? 0);
     const pages = Math.max(1, Number(list.pages ?? Math.ceil(total / PER_PAGE)));
@@ -68,7 +81,7 @@ export function mountList(main, params) {
         h('p', {}, 'No predictions yet.'), h('p', {}, h('a', { href: '#/upload' }, 'Upload a chest X-ray'), ' to start.')));
       return;
     }
-    const go = (p) => { location.hash = `#/history?page=${p}`; };
+    const go = (p) => { location.hash = query(p); };
     const table = h('table', { class: 'history', id: 'history-table', 'data-testid': 'history-table' },
       h('caption', { class: 'visually-hidden' }, `Past predictions, page ${page} of ${pages}. Select a row to open it.`),
       h('thead', {}, h('tr', {},

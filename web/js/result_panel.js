@@ -129,6 +129,24 @@ function factsBlock(prediction) {
       `${prediction.ood_score.toFixed(2)} (${prediction.out_of_distribution
         ? 'above the range of the chest X-rays the model knows' : 'within the range of chest X-rays'})`));
   }
+  if (prediction.dicom) {
+    const d = prediction.dicom;
+    add('Accession number', h('span', { id: 'result-accession' }, d.accession_number || '—'));
+    add('DICOM study', h('code', { id: 'result-study-uid', class: 'uid' }, d.study_instance_uid || '—'));
+    add('DICOM instance', h('code', { id: 'result-sop-uid', class: 'uid' }, d.sop_instance_uid || '—'),
+      ` (${d.modality || '?'})`);
+    if (prediction.links?.sr) add('Structured report', h('a', { href: prediction.links.sr, id: 'result-sr' }, 'Download DICOM SR'));
+  }
+  if (Array.isArray(prediction.dicom_sends)) {
+    const kinds = { sr: 'Structured report', sc: 'Heatmap image' };
+    add('Sent to PACS', h('ul', { id: 'result-dicom-sends', class: 'plain-list' },
+      prediction.dicom_sends.length === 0 ? h('li', {}, 'nothing queued')
+        : prediction.dicom_sends.map((s) => h('li', { 'data-kind': s.kind, 'data-state': s.state },
+          `${kinds[s.kind] ?? s.kind}: ${s.state}`,
+          s.state === 'sent' && s.sent_at ? ` ${formatDateTime(s.sent_at)}` : '',
+          s.state !== 'sent' ? ` after ${s.attempts} attempt${s.attempts === 1 ? '' : 's'}` : '',
+          s.last_error && s.state !== 'sent' ? h('span', { class: 'muted' }, ` — ${s.last_error}`) : ''))));
+  }
   add('Analysed', formatDateTime(prediction.created_at));
   add('SHA-256', h('code', { title: prediction.sha256 ?? '', id: 'result-sha256' }, abbreviateHash(prediction.sha256)));
   add('Id', h('code', { id: 'result-id' }, prediction.id ?? '—'));
