@@ -12,7 +12,7 @@ packages=(
   libgtest-dev prometheus              # tests: GoogleTest; a real Prometheus scrapes the trainer
   libsqlite3-dev libhiredis-dev redis-server   # result store: SQLite (default) or Redis
   chromium fonts-dejavu-core            # browser test: headless Chromium driven by playwright-core
-  clang-format clang-tidy               # scripts/lint.sh: the format check (always) and clang-tidy
+  clang-format clang-tidy-19            # scripts/lint.sh: the format check and clang-tidy (19: C++23)
   nginx prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter openssl  # deploy/local/stack.sh and tests/deploy
 )
 missing=()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (PNEUMO_SANITIZE=ON) in build-asan/. Run it after scripts/test.sh, which installs what the tests
+# need; .ci/run runs both. Only pneumo's code is instrumented (LibTorch, OpenCV... are Debian's);
+# tests/sanitizers/lsan.supp silences what is reported inside those libraries, nothing else.
+#   scripts/test_sanitized.sh            configure, build, run every test
+#   scripts/test_sanitized.sh -R Batcher extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-asan
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPNEUMO_SANITIZE=ON \
+      -DPNEUMO_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+
+# Every report goes to a file under $logs as well as failing the process that made it: a server
+# that a test kills or whose exit status it ignores still leaves its report there, and the run
+# fails on any. gtest_discover_tests runs the test binaries during the build, so this is set
+# before building.
+logs=$PWD/$build/sanitizer-logs
+rm -rf "$logs" && mkdir -p "$logs"
+export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=0:abort_on_error=0"
+export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
+
+start=$(date +%s)
+cmake --build "$build" -j"$(nproc)"
+echo "test_sanitized: built $build in $(( $(date +%s) - start )) s"
+scripts/fetch_ood_negatives.sh "$build/ood-negatives"
+
+start=$(date +%s)
+status=0
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" "$@" || status=$?
+echo "test_sanitized: ctest took $(( $(date +%s) - start )) s"
+if compgen -G "$logs/*" >/dev/null; then
+  for f in "$logs"/*; do echo "== $f"; cat "$f"; done
+  echo "test_sanitized: the sanitizers reported the problems above" >&2
+  status=1
+fi
+exit "$status"
