@@ -13,15 +13,17 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPNEUMO_SANITIZE=ON \
       -DPNEUMO_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 
-# Every report goes to a file under $logs as well as failing the process that made it: a server
-# that a test kills or whose exit status it ignores still leaves its report there, and the run
-# fails on any. gtest_discover_tests runs the test binaries during the build, so this is set
-# before building.
+# ASan and LSan reports go to files under $logs as well as failing the process that made them: a
+# server that a test kills, or whose exit status or stderr it ignores, still leaves its report
+# there, and the run fails on any. UBSan ignores log_path when it runs inside ASan: its reports go
+# to stderr and, with -fno-sanitize-recover and halt_on_error, end the process, failing the test
+# that drove it. gtest_discover_tests runs the test binaries during the build, so all of this is
+# set before building.
 logs=$PWD/$build/sanitizer-logs
 rm -rf "$logs" && mkdir -p "$logs"
-export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=0:abort_on_error=0"
+export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:check_initialization_order=1:strict_init_order=1:abort_on_error=0"
 export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 start=$(date +%s)
 cmake --build "$build" -j"$(nproc)"
