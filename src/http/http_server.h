@@ -68,7 +68,7 @@ class HttpServer {
   // bound (in use, no permission, unknown host); kInvalidArgument for bad options.
   static Result<std::unique_ptr<HttpServer>> Start(serving::PredictionService& service,
                                                    metrics::Registry& registry,
-                                                   HttpOptions options);
+                                                   const HttpOptions& options);
   ~HttpServer();  // Stop()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
