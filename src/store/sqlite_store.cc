@@ -182,25 +182,33 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = insert_.get();
   ResetOnExit reset(stmt);
-  int rc = SQLITE_OK;
-  int i = 0;
-  auto ok = [&](int bind_rc) { return (rc = bind_rc) == SQLITE_OK; };
-  const bool bound =
-      ok(BindText(stmt, ++i, r.id)) && ok(BindText(stmt, ++i, r.filename)) &&
-      ok(BindText(stmt, ++i, r.label)) && ok(sqlite3_bind_double(stmt, ++i, r.probability)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.threshold)) &&
-      ok(sqlite3_bind_int(stmt, ++i, r.review ? 1 : 0)) && ok(BindText(stmt, ++i, r.model_name)) &&
-      ok(BindText(stmt, ++i, r.model_version)) && ok(BindText(stmt, ++i, r.sha256)) &&
-      ok(BindText(stmt, ++i, r.created_at)) && ok(sqlite3_bind_int64(stmt, ++i, r.created_at_ms)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.decode_ms)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
-      ok(BindText(stmt, ++i, r.details_json)) &&
-      ok(sqlite3_bind_blob64(stmt, ++i,
-                             r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
-                             r.preview_jpeg.size(), SQLITE_TRANSIENT));
-  if (!bound) return std::unexpected(SqlError(rc, "binding the prediction"));
-  rc = sqlite3_step(stmt);
+  // One entry per placeholder of the INSERT, in its column order (1-based). A braced list is
+  // evaluated in order; after a failed bind the rest still run, harmlessly, and the first failure
+  // is reported.
+  const int bound[] = {
+      BindText(stmt, 1, r.id),
+      BindText(stmt, 2, r.filename),
+      BindText(stmt, 3, r.label),
+      sqlite3_bind_double(stmt, 4, r.probability),
+      sqlite3_bind_double(stmt, 5, r.threshold),
+      sqlite3_bind_int(stmt, 6, r.review ? 1 : 0),
+      BindText(stmt, 7, r.model_name),
+      BindText(stmt, 8, r.model_version),
+      BindText(stmt, 9, r.sha256),
+      BindText(stmt, 10, r.created_at),
+      sqlite3_bind_int64(stmt, 11, r.created_at_ms),
+      sqlite3_bind_double(stmt, 12, r.decode_ms),
+      sqlite3_bind_double(stmt, 13, r.queue_ms),
+      sqlite3_bind_double(stmt, 14, r.inference_ms),
+      BindText(stmt, 15, r.details_json),
+      sqlite3_bind_blob64(stmt, 16,
+                          r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
+                          r.preview_jpeg.size(), SQLITE_TRANSIENT),
+  };
+  for (int bind_rc : bound) {
+    if (bind_rc != SQLITE_OK) return std::unexpected(SqlError(bind_rc, "binding the prediction"));
+  }
+  int rc = sqlite3_step(stmt);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
     return Fail(ErrorCode::kInvalidArgument,
                 "a prediction with id '" + r.id + "' is already stored");
