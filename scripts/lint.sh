@@ -35,7 +35,7 @@ if [ "$mode" = --tidy ] || [ "$mode" = all ]; then
   start=$(date +%s)
   if ! out=$(run-clang-tidy-19 -clang-tidy-binary "$(command -v clang-tidy-19)" -quiet -p build \
                 -j"${TIDY_JOBS:-$(nproc)}" "${patterns[@]}" 2>&1); then
-    echo "$out" | grep -vE '^(clang-tidy-19 |[0-9]+ warnings? (and [0-9]+ errors? )?generated|Suppressed [0-9]+ warnings|Use -header-filter|$)' >&2
+    echo "$out" | grep -vE '^(Running clang-tidy|\[[0-9]+/[0-9]+\]|[0-9]+ warnings? (and [0-9]+ errors? )?generated|Suppressed [0-9]+ warnings|Use -header-filter|$)' >&2
     echo "lint: clang-tidy (.clang-tidy) found the problems above" >&2
     exit 1
   fi
