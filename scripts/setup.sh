@@ -15,7 +15,7 @@ packages=(
   libsodium-dev                         # accounts: Argon2id password hashes, random tokens
   chromium fonts-dejavu-core            # browser test: headless Chromium driven by playwright-core
   dcmtk orthanc orthanc-dicomweb        # tests/dicom: a real PACS (Orthanc + DICOMweb) and DCMTK's tools
-  clang-format clang-tidy               # scripts/lint.sh: the format check (always) and clang-tidy
+  clang-format clang-tidy-19            # scripts/lint.sh: the format check and clang-tidy (19: C++23)
   nginx prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter openssl  # deploy/local/stack.sh and tests/deploy
 )
 missing=()

@@ -39,11 +39,13 @@ double FractionAbove(const std::vector<float>& scores, double threshold) {
 Result<void> FitOod(model::Predictor& predictor, model::ModelCard& card, const fs::path& dir,
                     const data::Split& split) {
   std::vector<fs::path> files;
-  std::vector<int> labels;
+  files.reserve(split.train.size());
   for (const auto& image : split.train) files.push_back(image.path);
   std::vector<std::size_t> kept;
   auto features = infer::FileFeatures(predictor, files, {.batch_size = 32}, &kept);
   if (!features) return std::unexpected(features.error());
+  std::vector<int> labels;
+  labels.reserve(kept.size());
   for (std::size_t i : kept) labels.push_back(split.train[i].label);
   std::vector<model::OodStatistics> stats;
   for (const auto& member : *features) {

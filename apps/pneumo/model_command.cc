@@ -51,7 +51,7 @@ Result<fs::path> PublishLocal(const fs::path& dir, const model::ModelCard& card,
                     " exists and is not a symlink: publishing replaces a symlink atomically; point "
                     "--to at a new name (and pneumo serve --model at it)");
   const fs::path versions = target.string() + ".versions";
-  const fs::path version_dir = versions / (card.version + "-" + UtcNow("%Y%m%dT%H%M%SZ"));
+  fs::path version_dir = versions / (card.version + "-" + UtcNow("%Y%m%dT%H%M%SZ"));
   if (auto copied = CopyModel(dir, version_dir); !copied) return std::unexpected(copied.error());
   if (auto verified = Verify(version_dir); !verified) {
     fs::remove_all(version_dir, ec);

@@ -12,8 +12,9 @@ namespace {
 // 3-byte (encode) or 4-character (decode) groups.
 constexpr std::size_t kEncodePiece = 3u << 28;
 constexpr std::size_t kDecodePiece = 4u << 28;
-static_assert(kEncodePiece < std::numeric_limits<int>::max() / 4 * 3);
-static_assert(kDecodePiece < std::numeric_limits<int>::max());
+constexpr auto kIntMax = static_cast<std::size_t>(std::numeric_limits<int>::max());
+static_assert(kEncodePiece < kIntMax / 4 * 3);
+static_assert(kDecodePiece < kIntMax);
 }  // namespace
 
 std::string Base64Encode(std::span<const std::uint8_t> bytes) {

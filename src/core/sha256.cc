@@ -27,7 +27,7 @@ std::string Sha256::FinishHex() {
   unsigned int length = 0;
   EVP_DigestFinal_ex(context_->ctx.get(), digest, &length);
   std::string hex(static_cast<std::size_t>(length) * 2, '0');
-  for (unsigned int i = 0; i < length; ++i) std::snprintf(&hex[2 * i], 3, "%02x", digest[i]);
+  for (std::size_t i = 0; i < length; ++i) std::snprintf(&hex[2 * i], 3, "%02x", digest[i]);
   return hex;
 }
 

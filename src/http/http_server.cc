@@ -1009,7 +1009,7 @@ void HttpServer::State::ServeStatic(Exchange& ex, const std::string& name) {
   // The UI is small and changes with the binary: revalidate rather than risk a stale mix of files.
   ex.res.set_header("Cache-Control", "no-cache");
   ex.res.set_header("X-Content-Type-Options", "nosniff");
-  ex.res.set_content(std::move(content), std::string(ContentTypeFor(name)));
+  ex.res.set_content(content, std::string(ContentTypeFor(name)));
 }
 
 bool HttpServer::State::Admit(Exchange& ex) {
@@ -1170,7 +1170,7 @@ void HttpServer::State::Register() {
         AnswerUnhandled(req, res);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  server.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+  server.set_exception_handler([](const Request&, Response& res, const std::exception_ptr&) {
     res.status = 500;
     res.set_content(ErrorBody("internal", "unexpected error while serving the request"), kJson);
   });
@@ -1178,7 +1178,7 @@ void HttpServer::State::Register() {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(serving::PredictionService& service,
                                                       metrics::Registry& registry,
-                                                      HttpOptions options,
+                                                      const HttpOptions& options,
                                                       dicom::DicomNode* dicom) {
   const std::string where = options.host + ":" + std::to_string(options.port);
   if (options.port < 0 || options.port > 65535)

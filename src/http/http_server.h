@@ -69,7 +69,8 @@ class HttpServer {
   // `dicom` (may be null: the DICOM routes then answer 404) serves STOW-RS, the SR of a
   // prediction, the received-instances log and the send states; it must outlive the server.
   static Result<std::unique_ptr<HttpServer>> Start(serving::PredictionService& service,
-                                                   metrics::Registry& registry, HttpOptions options,
+                                                   metrics::Registry& registry,
+                                                   const HttpOptions& options,
                                                    dicom::DicomNode* dicom = nullptr);
   ~HttpServer();  // Stop()
   HttpServer(const HttpServer&) = delete;

@@ -70,7 +70,7 @@ bool LooksColourful(const cv::Mat& bgr) {
   for (int y = 0; y < bgr.rows; y += step) {
     const std::uint8_t* row = bgr.ptr<std::uint8_t>(y);
     for (int x = 0; x < bgr.cols; x += step) {
-      const std::uint8_t* p = row + x * bgr.channels();
+      const std::uint8_t* p = row + static_cast<std::ptrdiff_t>(x) * bgr.channels();
       total += std::abs(p[0] - p[1]) + std::abs(p[1] - p[2]) + std::abs(p[0] - p[2]);
       ++samples;
     }

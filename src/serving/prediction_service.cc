@@ -153,14 +153,14 @@ Result<std::unique_ptr<PredictionService>> PredictionService::Create(
   if (options.request_timeout.count() <= 0)
     return Fail(ErrorCode::kInvalidArgument, "request timeout must be positive");
   return std::unique_ptr<PredictionService>(new PredictionService(
-      std::move(predictor), std::move(explainer), std::move(store), std::move(options), registry));
+      std::move(predictor), std::move(explainer), std::move(store), options, registry));
 }
 
 PredictionService::PredictionService(std::unique_ptr<model::Predictor> predictor,
                                      std::unique_ptr<model::Predictor> explainer,
                                      std::unique_ptr<store::ResultStore> store,
                                      ServiceOptions options, metrics::Registry& registry)
-    : options_(std::move(options)),
+    : options_(options),
       decode_slots_(
           options_.decode_slots > 0
               ? std::min(options_.decode_slots, 1024)

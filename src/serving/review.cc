@@ -18,7 +18,7 @@ std::vector<std::string> InputReviewReasons(const image::DecodedImage& decoded,
                                             const ReviewPolicy& policy) {
   std::vector<std::string> reasons;
   if (decoded.colour) {
-    reasons.push_back("image is in colour; chest X-rays are grayscale, so this may not be one");
+    reasons.emplace_back("image is in colour; chest X-rays are grayscale, so this may not be one");
   }
   const int shorter = std::min(decoded.width, decoded.height);
   const int longer = std::max(decoded.width, decoded.height);
