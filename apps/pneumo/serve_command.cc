@@ -14,8 +14,8 @@
 
 #include "apps/pneumo/commands.h"
 #include "apps/pneumo/config_file.h"
-#include "auth/account_service.h"
 #include "apps/pneumo/serve_dicom.h"
+#include "auth/account_service.h"
 #include "core/logging.h"
 #include "http/http_server.h"
 #include "serving/prediction_service.h"
@@ -56,7 +56,7 @@ struct ServeArgs {
   bool accounts = false;
   std::string metrics_networks = "127.0.0.0/8,::1/128";
   std::string legacy_clients;  // none
-  DicomArgs dicom;  // --dicom-* (apps/pneumo/serve_dicom.h)
+  DicomArgs dicom;             // --dicom-* (apps/pneumo/serve_dicom.h)
 };
 
 // Read when --config is not given and the file exists: where the Debian package puts it.
@@ -271,8 +271,8 @@ int Serve(const ServeArgs& args) {
   }
   auto dicom = StartDicom(args.dicom, **service, registry, args.data_dir);
   if (!dicom) return fail(dicom.error().ToString());
-  auto server = http::HttpServer::Start(**service, registry, std::move(http_options),
-                                        (*dicom)->node.get());
+  auto server =
+      http::HttpServer::Start(**service, registry, std::move(http_options), (*dicom)->node.get());
   if (!server) return fail(server.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),

@@ -564,9 +564,9 @@ void HttpServer::State::ListPredictions(Exchange& ex) {
   if (!paging) return Send(ex, paging.error());
   const std::string accession =
       ex.req.has_param("accession") ? ex.req.get_param_value("accession") : "";
-  auto page = ListFor(ex, store::ListQuery{.page = paging->page,
-                                           .per_page = paging->per_page,
-                                           .accession_number = accession});
+  auto page = ListFor(
+      ex, store::ListQuery{
+              .page = paging->page, .per_page = paging->per_page, .accession_number = accession});
   if (!page) return Send(ex, page.error());
   if (!Audit(ex, "prediction.list", "page " + std::to_string(paging->page), "success")) return;
   SendJson(ex.res, 200, PredictionPageJson(*page));

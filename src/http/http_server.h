@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "http/access_control.h"
 #include "dicom/dicom_node.h"
+#include "http/access_control.h"
 #include "metrics/registry.h"
 #include "serving/prediction_service.h"
 

@@ -74,7 +74,7 @@ struct PredictionRecord {
   // "" for records made without accounts (before they existed, or by `pneumo predict --store`);
   // those are listed to admins only.
   std::string owner;
-  DicomIdentifiers dicom;                  // empty unless the input was DICOM
+  DicomIdentifiers dicom;  // empty unless the input was DICOM
 };
 
 // One page of the history, newest first. `items` carry no preview (fetch it with GetPreview).

@@ -220,7 +220,7 @@ Result<void> SqliteStore::Prepare() {
       {&preview_, "SELECT preview_jpeg FROM predictions WHERE id = ?"},
       {&count_[0], "SELECT COUNT(*) FROM predictions"},
       {&page_[0], "SELECT " + columns +
-                   " FROM predictions ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
+                      " FROM predictions ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"},
       {&count_[1], "SELECT COUNT(*) FROM predictions WHERE owner = ?"},
       {&page_[1], "SELECT " + columns +
                       " FROM predictions WHERE owner = ? ORDER BY created_at_ms DESC, id DESC "

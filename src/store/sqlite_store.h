@@ -54,16 +54,16 @@ class SqliteStore final : public ResultStore {
 
   const std::string path_;
   mutable std::mutex mu_;
-  sqlite3* db_;             // GUARDED_BY(mu_); owned, closed in the destructor
-  Statement insert_;        // GUARDED_BY(mu_)
-  Statement get_;           // GUARDED_BY(mu_)
-  Statement preview_;       // GUARDED_BY(mu_)
+  sqlite3* db_;        // GUARDED_BY(mu_); owned, closed in the destructor
+  Statement insert_;   // GUARDED_BY(mu_)
+  Statement get_;      // GUARDED_BY(mu_)
+  Statement preview_;  // GUARDED_BY(mu_)
   // Counting and paging, by filter: [0] none, [1] owner, [2] accession, [3] owner and accession.
-  Statement count_[4];      // GUARDED_BY(mu_)
-  Statement page_[4];       // GUARDED_BY(mu_)
-  Statement log_received_;  // GUARDED_BY(mu_)
-  Statement list_received_; // GUARDED_BY(mu_)
-  Statement ping_;          // GUARDED_BY(mu_)
+  Statement count_[4];       // GUARDED_BY(mu_)
+  Statement page_[4];        // GUARDED_BY(mu_)
+  Statement log_received_;   // GUARDED_BY(mu_)
+  Statement list_received_;  // GUARDED_BY(mu_)
+  Statement ping_;           // GUARDED_BY(mu_)
 };
 
 }  // namespace pneumo::store

@@ -337,8 +337,8 @@ TYPED_TEST_P(StoreContract, ListsOnlyTheRecordsOfAnOwner) {
   other.owner = "bob";
   other.dicom.accession_number = "ACC9";
   ASSERT_NO_FATAL_FAILURE(this->Put(other));
-  auto both =
-      this->store_->List(ListQuery{.page = 1, .per_page = 10, .accession_number = "ACC9", .owner = "ada"});
+  auto both = this->store_->List(
+      ListQuery{.page = 1, .per_page = 10, .accession_number = "ACC9", .owner = "ada"});
   ASSERT_TRUE(both) << both.error().ToString();
   EXPECT_EQ(both->total, 1);
   ASSERT_EQ(both->items.size(), 1u);
