@@ -99,7 +99,7 @@ Result<void> CheckFieldTypes(const json& j) {
     const json& value = j.at(pointer);
     const bool ok = rule.kind == Kind::kString   ? value.is_string()
                     : rule.kind == Kind::kNumber ? value.is_number()
-                                                 : value.is_object();
+                                                 : value.is_object() || value.is_null();
     if (!ok) {
       const char* expected = rule.kind == Kind::kString   ? "a string"
                              : rule.kind == Kind::kNumber ? "a number"
