@@ -127,7 +127,9 @@ Result<std::map<std::string, FileSetting>> ReadConfigFile(const fs::path& file,
   return settings;
 }
 
-bool IsFlag(const CLI::Option& option) { return option.get_type_size_max() == 0; }
+bool IsFlag(const CLI::Option& option) {
+  return option.get_type_size_max() == 0 || option.get_expected_max() == 0;
+}
 
 // Sets the option's value from text, as if it had been typed; the option's own conversion and
 // validators judge it.

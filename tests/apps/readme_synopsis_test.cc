@@ -53,7 +53,7 @@ std::map<std::string, Synopsis> ReadmeSynopses() {
   text << file.rdbuf();
   std::map<std::string, Synopsis> out;
   const std::regex heading(R"(^### `pneumo ([a-z]+)(.*)`\s*$)");
-  const std::regex command(R"(^build/pneumo ([a-z]+(?: publish)?) (.*)$)");
+  const std::regex command(R"(^build/pneumo ([a-z]+(?: [a-z]+)?) (.*)$)");
   const std::regex flag(R"((--[a-z0-9-]+)(?: ([^\]\s]+))?)");
   std::istringstream in(text.str());
   std::string current;  // the subcommand whose synopsis continues on the next lines
