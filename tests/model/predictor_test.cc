@@ -62,31 +62,6 @@ TEST(Predictor, MatchesTheNetworkAndAppliesTheTemperature) {
   }
 }
 
-// The card's intercept is applied after the temperature, in Predictor itself (every other test
-// has bias 0): a wrong order or a forgotten term fails here.
-TEST(Predictor, AppliesTheCalibrationInterceptAfterTheTemperature) {
-  testing::TempDir dir;
-  WriteTinyModel(dir.path(), 2.0);
-  auto card = LoadModelCard(dir.path());
-  ASSERT_TRUE(card);
-  card->bias = -1.25;
-  ASSERT_TRUE(SaveModelCard(*card, dir.path()));
-  auto predictor = Predictor::Load(dir.path());
-  ASSERT_TRUE(predictor) << predictor.error().ToString();
-  EXPECT_DOUBLE_EQ((*predictor)->card().bias, -1.25);
-  std::vector<cv::Mat> prepared{(*predictor)->Prepare(RandomGray(80, 80, 7)),
-                                (*predictor)->Prepare(RandomGray(90, 60, 8))};
-  auto logits = (*predictor)->Logits(prepared);
-  auto probs = (*predictor)->Probabilities(prepared);
-  ASSERT_TRUE(logits && probs);
-  for (int i = 0; i < 2; ++i) {
-    const double expected = 1.0 / (1.0 + std::exp(-((*logits)[i] / 2.0 - 1.25)));
-    EXPECT_NEAR((*probs)[i], expected, 1e-6);
-    EXPECT_LT((*probs)[i], 1.0 / (1.0 + std::exp(-(*logits)[i] / 2.0)))
-        << "a negative intercept lowers it";
-  }
-}
-
 TEST(Predictor, RefusesWeightsThatDoNotMatchTheCard) {
   testing::TempDir dir;
   WriteTinyModel(dir.path(), 1.0);
