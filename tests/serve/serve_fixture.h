@@ -423,8 +423,10 @@ struct RawResponse {
   std::string body;
 };
 
+// The default wait outlasts the server's 30 s read timeout: a request without a body length is
+// answered only once the server gives up waiting for one, and an equal wait raced it.
 inline RawResponse RawExchange(int port, const std::string& request,
-                               std::chrono::seconds timeout = std::chrono::seconds(30)) {
+                               std::chrono::seconds timeout = std::chrono::seconds(45)) {
   RawResponse out;
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return out;
