@@ -62,7 +62,9 @@ for (const type of ['dragover', 'drop']) {
   });
 }
 
-window.addEventListener('hashchange', render);
-if (!location.hash) history.replaceState(null, '', '#/upload');
-render();
-mountSessionNav();
+// The session first: a visitor without one goes to the login page before any page asks for data.
+if (await mountSessionNav()) {
+  window.addEventListener('hashchange', render);
+  if (!location.hash) history.replaceState(null, '', '#/upload');
+  render();
+}

@@ -19,6 +19,8 @@
 #include "core/logging.h"
 #include "http/http_server.h"
 #include "serving/prediction_service.h"
+#include "store/redis_store.h"
+#include "store/result_store.h"
 
 namespace pneumo::app {
 namespace fs = std::filesystem;
@@ -51,16 +53,41 @@ struct ServeArgs {
   std::string log_level = "info";  // also pneumo's own --log-level, before the subcommand
   fs::path config;                 // --config; empty: kDefaultConfig when it exists
   bool print_config = false;
-  // Accounts (docs/security-api.md): opt-in until the black-box tests and the web UI's session
-  // routes are in; then the default flips to on.
-  bool accounts = false;
+  // Accounts (docs/security-api.md): on unless --no-accounts, which opens every route to anyone
+  // who can reach the server (a warning at start-up says so).
+  bool accounts = true;
   std::string metrics_networks = "127.0.0.0/8,::1/128";
   std::string legacy_clients;  // none
-  DicomArgs dicom;             // --dicom-* (apps/pneumo/serve_dicom.h)
+  std::string trusted_proxies = "127.0.0.0/8,::1/128";
+  bool insecure_store = false;  // accept a Redis that answers without a password
+  DicomArgs dicom;              // --dicom-* (apps/pneumo/serve_dicom.h)
 };
 
 // Read when --config is not given and the file exists: where the Debian package puts it.
 const fs::path kDefaultConfig = "/etc/pneumo/pneumo.conf";
+
+// A Redis that answers without a password holds every prediction, account and audit entry open
+// to anyone who reaches it: refused unless --insecure-store says the risk is accepted.
+Result<void> RefuseOpenRedis(const std::string& store_url, bool insecure_store) {
+  auto url = store::ParseStoreUrl(store_url);
+  if (!url || url->kind != store::StoreUrl::Kind::kRedis) return {};
+  auto open = store::RedisAnswersWithoutPassword(url->host, url->port);
+  if (!open) return {};  // unreachable: OpenStore says so in its own words
+  if (!*open) return {};
+  const std::string where = url->host + ":" + std::to_string(url->port);
+  if (insecure_store) {
+    spdlog::warn(
+        "event=store_without_password store={} risk=\"--insecure-store: this Redis "
+        "answers anyone who reaches it\"",
+        where);
+    return {};
+  }
+  return Fail(ErrorCode::kInvalidArgument,
+              "the Redis at " + where +
+                  " answers commands without a password, so anyone who reaches it can read "
+                  "every prediction: set requirepass in its redis.conf and give pneumo the "
+                  "password (--store-password-file), or pass --insecure-store to accept the risk");
+}
 
 // The Redis password from --store-password(-file) joined into a redis:// URL that has none.
 Result<std::string> StoreUrlWithPassword(const ServeArgs& args) {
@@ -211,6 +238,8 @@ int Serve(const ServeArgs& args) {
   if (!predictor) return fail(predictor.error().ToString());
   auto explainer = model::Predictor::Load(args.model, 1);
   if (!explainer) return fail(explainer.error().ToString());
+  if (auto refused = RefuseOpenRedis(store_url, args.insecure_store); !refused)
+    return fail(refused.error().message);
   auto store = store::OpenStore(store_url);
   if (!store) return fail(store.error().ToString());
   const std::string store_name = (*store)->Describe();
@@ -245,11 +274,17 @@ int Serve(const ServeArgs& args) {
   std::unique_ptr<store::AccountStore> account_store;
   std::unique_ptr<store::AuditStore> audit_store;
   std::unique_ptr<auth::AccountService> accounts;
-  if (args.accounts) {
+  if (!args.accounts) {
+    spdlog::warn(
+        "event=accounts_off risk=\"--no-accounts: every route, every prediction and every image "
+        "is open to anyone who reaches this server, and nothing is audited by user\"");
+  } else {
     auto metrics_networks = http::NetworkList::Parse(args.metrics_networks);
     if (!metrics_networks) return fail("--metrics-networks: " + metrics_networks.error().message);
     auto legacy_networks = http::NetworkList::Parse(args.legacy_clients);
     if (!legacy_networks) return fail("--legacy-clients: " + legacy_networks.error().message);
+    auto trusted_proxies = http::NetworkList::Parse(args.trusted_proxies);
+    if (!trusted_proxies) return fail("--trusted-proxies: " + trusted_proxies.error().message);
     auto opened_accounts = store::OpenAccountStore(store_url);
     if (!opened_accounts) return fail(opened_accounts.error().ToString());
     auto opened_audit = store::OpenAuditStore(store_url);
@@ -261,7 +296,8 @@ int Serve(const ServeArgs& args) {
     http_options.accounts = accounts.get();
     http_options.audit = audit_store.get();
     http_options.access = {.metrics_networks = std::move(*metrics_networks),
-                           .legacy_networks = std::move(*legacy_networks)};
+                           .legacy_networks = std::move(*legacy_networks),
+                           .trusted_proxies = std::move(*trusted_proxies)};
     if (!http_options.access.legacy_networks.empty()) {
       spdlog::warn(
           "event=legacy_clients_open networks={} risk=\"the original's routes answer "
@@ -365,9 +401,10 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--model-poll-ms", args->model_poll_ms,
                   "How often to look for a newly published model in --model (0: only on SIGHUP)")
       ->capture_default_str();
-  cmd->add_flag("--accounts", args->accounts,
+  cmd->add_flag("--accounts,!--no-accounts", args->accounts,
                 "Require a session or an API token on every route but health and the login page; "
-                "doctors see only their own predictions; views are audited (docs/security-api.md)");
+                "doctors see only their own predictions; views are audited (docs/security-api.md). "
+                "--no-accounts opens every route to anyone who reaches the server");
   cmd->add_option("--metrics-networks", args->metrics_networks,
                   "With --accounts: networks that may read /metrics without a token (CIDR,...)")
       ->capture_default_str();
@@ -375,6 +412,13 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                   "With --accounts: networks whose clients may use POST /predict, GET /predictions "
                   "and GET /health without credentials, as the original allowed (a risk: anyone "
                   "there sees every prediction); default none");
+  cmd->add_option("--trusted-proxies", args->trusted_proxies,
+                  "Proxies (CIDR,...) whose X-Real-IP and X-Forwarded-Proto are believed, so that "
+                  "rate limits, the audit trail and the network rules see the client's address")
+      ->capture_default_str();
+  cmd->add_flag("--insecure-store", args->insecure_store,
+                "Accept a Redis that answers without a password (refused otherwise: anyone who "
+                "reaches it reads every prediction)");
   AddDicomOptions(*cmd, args->dicom);
   // The program's --log-level, repeated here so that the config file can set it too.
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error or off")
@@ -388,6 +432,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                 "passwords masked, and exit");
   // Every option shows its default in --print-config; keys come from the option names.
   for (CLI::Option* option : cmd->get_options()) option->capture_default_str();
+  // A flag's default is not captured from its variable; accounts is the one flag that is on.
+  cmd->get_option("--accounts")->default_str("true");
   cmd->callback([cmd, args, &exit_code] {
     ConfigRequest request{.section = "serve", .skip = {"help", "config", "print_config"}};
     const char* env_config = std::getenv("PNEUMO_CONFIG");

@@ -94,6 +94,19 @@ Result<NetworkList> NetworkList::Parse(std::string_view text) {
 
 NetworkList NetworkList::Loopback() { return *Parse("127.0.0.0/8,::1/128"); }
 
+std::string ClientAddress(std::string_view peer, std::string_view real_ip_header,
+                          const NetworkList& trusted_proxies) {
+  if (real_ip_header.empty() || real_ip_header.size() > INET6_ADDRSTRLEN ||
+      !trusted_proxies.Contains(peer)) {
+    return std::string(peer);
+  }
+  const std::string candidate(real_ip_header);
+  unsigned char parsed[sizeof(in6_addr)];
+  const bool is_ip = inet_pton(AF_INET, candidate.c_str(), parsed) == 1 ||
+                     inet_pton(AF_INET6, candidate.c_str(), parsed) == 1;
+  return is_ip ? candidate : std::string(peer);
+}
+
 bool NetworkList::Contains(std::string_view address) const {
   std::array<std::uint8_t, 16> bytes{};
   bool v6 = false;

@@ -66,7 +66,15 @@ class NetworkList {
 struct AccessOptions {
   NetworkList metrics_networks = NetworkList::Loopback();  // --metrics-networks
   NetworkList legacy_networks;  // --legacy-clients: the original's routes without credentials
+  // --trusted-proxies: peers whose X-Real-IP and X-Forwarded-Proto are believed (nginx).
+  NetworkList trusted_proxies = NetworkList::Loopback();
 };
+
+// The client's address as the access rules, the login limiter and the audit trail see it: the
+// X-Real-IP header when the peer is a trusted proxy and the header holds one IP address, else
+// the peer itself. Behind nginx every peer is nginx; the rules need the browser's address.
+std::string ClientAddress(std::string_view peer, std::string_view real_ip_header,
+                          const NetworkList& trusted_proxies);
 
 struct RequestCredentials {
   std::string_view method;          // "GET", "POST"...

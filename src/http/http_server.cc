@@ -93,13 +93,14 @@ struct Exchange {
   std::optional<auth::Principal> principal;
   std::optional<auth::Session> session;  // when a cookie authenticated
   std::string request_id;
+  std::string client_address;  // the browser's, through a trusted proxy (ClientAddress)
 
   // A doctor sees only their own predictions; admins, and callers without accounts, see all.
   bool MaySee(const store::PredictionRecord& record) const {
     return !principal || principal->role == auth::Role::kAdmin || record.owner == principal->user;
   }
   auth::RequestInfo Info() const {
-    return {.client_address = req.remote_addr, .request_id = request_id};
+    return {.client_address = client_address, .request_id = request_id};
   }
 };
 
@@ -152,8 +153,27 @@ std::expected<std::string, HttpError> StringField(const nlohmann::json& body, co
   return body[key].get<std::string>();
 }
 
-// Behind the TLS proxy (deploy/nginx sets it): the cookie gets Secure.
-bool OverTls(const Request& req) { return req.get_header_value("X-Forwarded-Proto") == "https"; }
+// Behind the TLS proxy (deploy/nginx sets it, and only a trusted proxy is believed): the cookie
+// gets Secure.
+bool OverTls(const Request& req, const AccessOptions& access) {
+  return access.trusted_proxies.Contains(req.remote_addr) &&
+         req.get_header_value("X-Forwarded-Proto") == "https";
+}
+
+// On every answer, the API's and the UI's alike: the UI has no inline script or style, so the
+// policy allows only this origin's files; health data is never cached unless a handler said how.
+void SetSecurityHeaders(Response& res) {
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+                 "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                 "form-action 'self'; frame-ancestors 'none'");
+  if (!res.has_header("X-Content-Type-Options"))
+    res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cross-Origin-Opener-Policy", "same-origin");
+  if (!res.has_header("Cache-Control")) res.set_header("Cache-Control", "no-store");
+}
 
 // Another doctor's prediction answers exactly as a missing one, so that ids cannot be probed.
 HttpError NotYours(const std::string& id) {
@@ -729,7 +749,8 @@ void HttpServer::State::GetImage(Exchange& ex) {
   auto record = VisibleRecord(ex, "prediction.image");
   if (!record) return;
   const auto& jpeg = record->preview_jpeg;
-  ex.res.set_header("Cache-Control", "private, max-age=31536000, immutable");  // ids never change
+  // An X-ray is health data: not kept in the browser's disk cache on a shared workstation.
+  ex.res.set_header("Cache-Control", "no-store");
   ex.res.set_content(std::string(jpeg.begin(), jpeg.end()), "image/jpeg");
 }
 
@@ -738,7 +759,7 @@ void HttpServer::State::GetHeatmap(Exchange& ex) {
   if (!record) return;
   auto png = service.Heatmap(record->id);
   if (!png) return Send(ex, png.error());
-  ex.res.set_header("Cache-Control", "private, max-age=31536000, immutable");
+  ex.res.set_header("Cache-Control", "no-store");
   ex.res.set_content(std::string(png->begin(), png->end()), "image/png");
 }
 
@@ -775,8 +796,8 @@ void HttpServer::State::Login(Exchange& ex) {
   if (!password) return Send(ex, password.error());
   auto session = accounts->Login(*user, *password, ex.Info());
   if (!session) return Send(ex, session.error());
-  ex.res.set_header("Set-Cookie",
-                    SessionCookieHeader(*session, accounts->NowMs(), OverTls(ex.req)));
+  ex.res.set_header("Set-Cookie", SessionCookieHeader(*session, accounts->NowMs(),
+                                                      OverTls(ex.req, options.access)));
   ex.res.set_header("Cache-Control", "no-store");
   SendJson(ex.res, 200, SessionJson(*session));
 }
@@ -790,7 +811,7 @@ void HttpServer::State::GetSession(Exchange& ex) {
                               {.method = ex.req.method,
                                .authorization = authorization,
                                .cookie = cookie,
-                               .client_address = ex.req.remote_addr},
+                               .client_address = ex.client_address},
                               *options.accounts, options.access);
   if (!decision && decision.error().code == ErrorCode::kUnauthenticated) {
     return SendJson(ex.res, 200, {{"accounts", true}, {"user", nullptr}});
@@ -815,7 +836,7 @@ void HttpServer::State::Logout(Exchange& ex) {
   if (auto done = accounts->Logout(CookieValue(cookie, kSessionCookie), ex.Info()); !done) {
     return Send(ex, done.error());
   }
-  ex.res.set_header("Set-Cookie", ClearedSessionCookieHeader(OverTls(ex.req)));
+  ex.res.set_header("Set-Cookie", ClearedSessionCookieHeader(OverTls(ex.req, options.access)));
   ex.res.status = 204;
 }
 
@@ -830,8 +851,8 @@ void HttpServer::State::ChangePassword(Exchange& ex) {
   if (!new_password) return Send(ex, new_password.error());
   auto session = accounts->ChangePassword(*ex.principal, *old_password, *new_password, ex.Info());
   if (!session) return Send(ex, session.error());
-  ex.res.set_header("Set-Cookie",
-                    SessionCookieHeader(*session, accounts->NowMs(), OverTls(ex.req)));
+  ex.res.set_header("Set-Cookie", SessionCookieHeader(*session, accounts->NowMs(),
+                                                      OverTls(ex.req, options.access)));
   ex.res.set_header("Cache-Control", "no-store");
   SendJson(ex.res, 200, SessionJson(*session));
 }
@@ -1022,7 +1043,7 @@ bool HttpServer::State::Admit(Exchange& ex) {
                                .authorization = authorization,
                                .cookie = cookie,
                                .csrf_token = csrf,
-                               .client_address = ex.req.remote_addr},
+                               .client_address = ex.client_address},
                               *options.accounts, options.access);
   if (!decision) {
     if (decision.error().code == ErrorCode::kUnauthenticated) {
@@ -1067,9 +1088,12 @@ void HttpServer::State::Serve(std::size_t entry_index, const Request& req, Respo
   res.set_header("X-Request-Id", request_id);
   Exchange ex{req, res, reader, entry.info};
   ex.request_id = request_id;
+  ex.client_address = ClientAddress(req.remote_addr, req.get_header_value("X-Real-IP"),
+                                    options.access.trusted_proxies);
   // The last line of defence: an exception becomes a 500 with a JSON body, not a lost connection.
   try {
     if (!Admit(ex)) {
+      SetSecurityHeaders(res);
       Finish(*route_metrics[entry_index], ex, Clock::now() - start, /*timed=*/true);
       return;
     }
@@ -1077,6 +1101,7 @@ void HttpServer::State::Serve(std::size_t entry_index, const Request& req, Respo
   } catch (const std::exception& e) {
     Send(ex, Error{ErrorCode::kInternal, std::string("unexpected error: ") + e.what()});
   }
+  SetSecurityHeaders(res);
   Finish(*route_metrics[entry_index], ex, Clock::now() - start, /*timed=*/true);
 }
 
@@ -1105,6 +1130,7 @@ void HttpServer::State::AnswerUnhandled(const Request& req, Response& res) {
   const log::ScopedRequestId tag(request_id);
   res.set_header("X-Request-Id", request_id);
   Exchange ex{req, res, nullptr, info};
+  SetSecurityHeaders(res);
   if (res.status == 404 && route) {
     res.set_header("Allow", allowed);
     Send(ex, RequestError(405, "method_not_allowed",

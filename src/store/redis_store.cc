@@ -132,6 +132,30 @@ Result<std::unique_ptr<RedisStore>> RedisStore::Open(Options options) {
   return store;
 }
 
+Result<bool> RedisAnswersWithoutPassword(const std::string& host, int port,
+                                         std::chrono::milliseconds timeout) {
+  const auto ms = timeout.count();
+  const timeval tv{.tv_sec = static_cast<time_t>(ms / 1000),
+                   .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
+  const std::unique_ptr<redisContext, void (*)(redisContext*)> context(
+      redisConnectWithTimeout(host.c_str(), port, tv), redisFree);
+  const std::string address = host + ":" + std::to_string(port);
+  if (!context || context->err) {
+    return Fail(ErrorCode::kUnavailable,
+                "cannot connect to redis at " + address + ": " +
+                    (context ? context->errstr : "out of memory allocating the connection"));
+  }
+  redisSetTimeout(context.get(), tv);
+  const std::unique_ptr<redisReply, void (*)(void*)> reply(
+      static_cast<redisReply*>(redisCommand(context.get(), "PING")), freeReplyObject);
+  if (!reply) {
+    return Fail(ErrorCode::kUnavailable,
+                "redis at " + address + " did not answer PING: " + context->errstr);
+  }
+  // -NOAUTH (requirepass, or an ACL default user without nopass) is the answer we want.
+  return reply->type != REDIS_REPLY_ERROR;
+}
+
 Result<void> RedisStore::EnsureConnected() {
   if (context_ && context_->err == 0) return {};
   context_.reset();

@@ -25,6 +25,12 @@ struct redisReply;
 
 namespace pneumo::store {
 
+// True when the Redis at host:port answers PING on a fresh connection that sent no AUTH: then
+// anyone who reaches it can read every prediction, account and audit entry. `pneumo serve`
+// refuses such a Redis unless told --insecure-store. kUnavailable when it cannot be reached.
+Result<bool> RedisAnswersWithoutPassword(
+    const std::string& host, int port, std::chrono::milliseconds timeout = std::chrono::seconds(2));
+
 // Thread-safe: one connection guarded by mu_. A broken connection is dropped and re-opened at the
 // next call, so the store recovers by itself once Redis is back; calls made while it is down
 // return kUnavailable naming host:port.

@@ -204,5 +204,28 @@ TEST(ServeConfig, ABadFileIsAnErrorNamingTheFileLineAndKey) {
   EXPECT_NE(env.out.find("environment variable PNEUMO_MAX_QUEUE"), std::string::npos) << env.out;
 }
 
+TEST(ServeConfig, ARedisWithoutAPasswordIsRefusedUnlessInsecureStoreAcceptsTheRisk) {
+  store::testing::RedisServer redis;  // no requirepass: answers anyone
+  const std::string problem = redis.Start();
+  ASSERT_EQ(problem, "") << problem;
+  const std::string store = "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0";
+  const CliRun refused = Pneumo("", "serve --config /dev/null --listen 127.0.0.1:" +
+                                        std::to_string(testing::FreePort()) + " --store " + store);
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_NE(refused.out.find("answers commands without a password"), std::string::npos)
+      << refused.out;
+  EXPECT_NE(refused.out.find("--insecure-store"), std::string::npos) << refused.out;
+
+  const int port = testing::FreePort();
+  testing::ChildProcess server({PNEUMO_BINARY, "serve", "--config", "/dev/null", "--listen",
+                                "127.0.0.1:" + std::to_string(port), "--store", store,
+                                "--insecure-store", "--log-level", "warn"});
+  ASSERT_TRUE(WaitForHealth(port)) << "--insecure-store starts the server anyway";
+  httplib::Client client("127.0.0.1", port);
+  auto ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+}
+
 }  // namespace
 }  // namespace pneumo

@@ -261,7 +261,10 @@ TEST_F(OrthancRoundTrip, OrthancsDicomWebClientSendsByStowRsAndTheResultsComeBac
   ASSERT_FALSE(id.empty());
   auto client = orthanc_->Client();
   const std::string url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/dicomweb/";
-  auto put = client.Put("/dicom-web/servers/pneumo", json{{"Url", url}}.dump(), "application/json");
+  // As a hospital would configure it: Orthanc sends pneumo's API token with every request.
+  const json server = {{"Url", url},
+                       {"HttpHeaders", {{"Authorization", "Bearer " + server_->token()}}}};
+  auto put = client.Put("/dicom-web/servers/pneumo", server.dump(), "application/json");
   ASSERT_TRUE(put && put->status == 200) << (put ? put->body : "no answer");
   auto stow = client.Post("/dicom-web/servers/pneumo/stow",
                           json{{"Resources", json::array({id})}}.dump(), "application/json");

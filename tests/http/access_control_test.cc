@@ -222,4 +222,17 @@ TEST(SessionCookie, ParsesCookieAndAuthorizationHeaders) {
 }
 
 }  // namespace
+TEST(ClientAddress, BelievesXRealIpOnlyFromATrustedProxy) {
+  const auto proxies = *NetworkList::Parse("127.0.0.1/32,10.0.0.5");
+  EXPECT_EQ(ClientAddress("127.0.0.1", "203.0.113.9", proxies), "203.0.113.9");
+  EXPECT_EQ(ClientAddress("10.0.0.5", "2001:db8::7", proxies), "2001:db8::7");
+  EXPECT_EQ(ClientAddress("198.51.100.4", "127.0.0.1", proxies), "198.51.100.4")
+      << "a client that is no proxy cannot claim another address";
+  EXPECT_EQ(ClientAddress("127.0.0.1", "", proxies), "127.0.0.1");
+  EXPECT_EQ(ClientAddress("127.0.0.1", "evil, 1.2.3.4", proxies), "127.0.0.1")
+      << "a header that is not one IP address is ignored";
+  EXPECT_EQ(ClientAddress("127.0.0.1", "203.0.113.9", NetworkList{}), "127.0.0.1")
+      << "no trusted proxies: the peer, always";
+}
+
 }  // namespace pneumo::http

@@ -15,17 +15,12 @@
 namespace pneumo::serve_testing {
 namespace {
 
-// Runs the pneumo CLI; returns the last line of stdout, or "" on failure.
+// Runs the pneumo CLI with these space-separated arguments; the last line of stdout, or "".
 std::string Cli(const std::string& args, int* exit_code = nullptr) {
-  FILE* pipe = popen((PneumoBinary() + " " + args + " 2>/dev/null").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  const auto nl = out.rfind('\n');
-  return nl == std::string::npos ? out : out.substr(nl + 1);
+  std::vector<std::string> words;
+  std::istringstream in(args);
+  for (std::string word; in >> word;) words.push_back(word);
+  return RunPneumoCli(words, exit_code);
 }
 
 class AuthApiTest : public ::testing::Test {
@@ -49,7 +44,7 @@ class AuthApiTest : public ::testing::Test {
   }
 
   static httplib::Client As(const std::string& user) {
-    httplib::Client client = server_->Client();
+    httplib::Client client = server_->AnonymousClient();
     if (!user.empty()) client.set_bearer_token_auth(tokens_[user]);
     return client;
   }
@@ -355,9 +350,9 @@ TEST(AuthLegacyClients, TheOriginalsRoutesAnswerWithoutCredentialsOnlyToLegacyCl
       << "only the original's routes are opened";
 }
 
-TEST(AuthOff, WithoutAccountsTheSessionRouteSaysSoAndTheOthersAre404) {
+TEST(AuthOff, WithNoAccountsTheSessionRouteSaysSoAndTheOthersAre404) {
   TempDir dir;
-  PneumoServer server("sqlite:" + (dir.path() / "results.db").string());
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(), {"--no-accounts"});
   ASSERT_EQ(server.Start(), "");
   auto client = server.Client();
   auto who = client.Get("/api/v1/session");
@@ -367,7 +362,24 @@ TEST(AuthOff, WithoutAccountsTheSessionRouteSaysSoAndTheOthersAre404) {
   EXPECT_TRUE(IsApiError(client.Get("/api/v1/users"), 404, "not_found"));
   auto open = client.Get("/api/v1/predictions");
   ASSERT_TRUE(open);
-  EXPECT_EQ(open->status, 200) << "no accounts: open as before";
+  EXPECT_EQ(open->status, 200) << "--no-accounts: open as before";
+  EXPECT_NE(server.LogTail().find("event=accounts_off"), std::string::npos)
+      << "--no-accounts must warn at start-up";
+}
+
+TEST(AuthOn, AccountsAreOnByDefault) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string());
+  ASSERT_EQ(server.Start(), "");
+  auto anonymous = server.AnonymousClient();
+  EXPECT_TRUE(IsApiError(anonymous.Get("/api/v1/predictions"), 401, "unauthenticated"));
+  auto who = anonymous.Get("/api/v1/session");
+  ASSERT_TRUE(who);
+  EXPECT_EQ(Json(who), (json{{"accounts", true}, {"user", nullptr}}));
+  auto admin = server.Client();
+  auto listed = admin.Get("/api/v1/predictions");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, 200) << "the fixture admin's token is accepted";
 }
 
 }  // namespace

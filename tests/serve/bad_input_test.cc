@@ -118,11 +118,11 @@ std::string TwoMegabytes() {
 }
 
 // "POST path" with these headers and body, sent over a raw socket exactly as written.
-RawResponse RawPost(int port, const std::string& path, const std::string& headers,
+RawResponse RawPost(const PneumoServer& server, const std::string& path, const std::string& headers,
                     const std::string& body) {
   return RawExchange(
-      port, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers +
-                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+      server, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers +
+                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 struct BadRequest {
@@ -183,9 +183,9 @@ std::vector<BadRequest> BadRequests() {
   };
   auto request = [](std::string method, std::string path) {
     return [=](PneumoServer& s) {
-      return From(RawExchange(s.port(), method + " " + path +
-                                            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                                            "Content-Length: 0\r\n\r\n"));
+      return From(RawExchange(s, method + " " + path +
+                                     " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                     "Content-Length: 0\r\n\r\n"));
     };
   };
   const std::string png = ChestPng(100);
@@ -199,17 +199,17 @@ std::vector<BadRequest> BadRequests() {
       {"EmptyRawJpegBody", 400, "empty_body", raw(kPredictions, "", "image/jpeg")},
       {"EmptyMultipartBody", 400, "empty_body",
        [=](PneumoServer& s) {
-         return From(RawPost(s.port(), kPredictions,
-                             "Content-Type: multipart/form-data; boundary=xYzZy\r\n", ""));
+         return From(
+             RawPost(s, kPredictions, "Content-Type: multipart/form-data; boundary=xYzZy\r\n", ""));
        }},
       {"EmptyCompatBody", 400, "compat:No file uploaded",
        [=](PneumoServer& s) {
-         return From(RawPost(s.port(), "/predict",
-                             "Content-Type: multipart/form-data; boundary=xYzZy\r\n", ""));
+         return From(
+             RawPost(s, "/predict", "Content-Type: multipart/form-data; boundary=xYzZy\r\n", ""));
        }},
       {"CompatBodyWithoutAnyLength", 400, "compat:No file uploaded",
        [=](PneumoServer& s) {
-         return From(RawExchange(s.port(),
+         return From(RawExchange(s,
                                  "POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                  "Connection: close\r\n\r\n"));
        }},
@@ -231,8 +231,8 @@ std::vector<BadRequest> BadRequests() {
          const std::string body =
              "--xYzZy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n"
              "Content-Type: application/octet-stream\r\n\r\n\r\n--xYzZy--\r\n";
-         return From(RawPost(s.port(), "/predict",
-                             "Content-Type: multipart/form-data; boundary=xYzZy\r\n", body));
+         return From(
+             RawPost(s, "/predict", "Content-Type: multipart/form-data; boundary=xYzZy\r\n", body));
        }},
       {"CompatFileWithoutAName", 400, "compat:No file selected", multipart("/predict", png, "")},
       // 415 unsupported_media_type
@@ -244,7 +244,7 @@ std::vector<BadRequest> BadRequests() {
       {"FormUrlencodedContentType", 415, "unsupported_media_type",
        raw(kPredictions, "file=x", "application/x-www-form-urlencoded")},
       {"NoContentType", 415, "unsupported_media_type",
-       [=](PneumoServer& s) { return From(RawPost(s.port(), kPredictions, "", png)); }},
+       [=](PneumoServer& s) { return From(RawPost(s, kPredictions, "", png)); }},
       // the original took forms only: a raw body has no file, whatever its type
       {"CompatRawJpegIsNotAForm", 400, "compat:No file uploaded",
        raw("/predict", jpeg, "text/plain")},
@@ -499,8 +499,8 @@ TEST(Overload, ARequestNotComputedInTimeIs503TimeoutWithRetryAfterAndNothingStor
 }
 
 // "POST path" with a chunked body (Transfer-Encoding: chunked, 64 KB chunks), over a raw socket.
-RawResponse ChunkedPost(int port, const std::string& path, const std::string& content_type,
-                        const std::string& body) {
+RawResponse ChunkedPost(const PneumoServer& server, const std::string& path,
+                        const std::string& content_type, const std::string& body) {
   std::ostringstream request;
   request << "POST " << path << " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
           << "Content-Type: " << content_type << "\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -509,7 +509,7 @@ RawResponse ChunkedPost(int port, const std::string& path, const std::string& co
     request << std::hex << chunk.size() << "\r\n" << chunk << "\r\n";
   }
   request << "0\r\n\r\n";
-  return RawExchange(port, request.str());
+  return RawExchange(server, request.str());
 }
 
 // --max-upload-mb counts mebibytes of body, as the contract's example (25 -> 26214400) does;
@@ -534,12 +534,12 @@ TEST(BadInputSurvival, TheUploadLimitIsExactAndHoldsForChunkedBodies) {
       << "1048577 bytes";
 
   const RawResponse chunked_ok =
-      ChunkedPost(server.port(), "/api/v1/predictions", "image/png", ChestPng(201));
+      ChunkedPost(server, "/api/v1/predictions", "image/png", ChestPng(201));
   EXPECT_EQ(chunked_ok.status, 201) << chunked_ok.headers << "\n" << chunked_ok.body;
   created += chunked_ok.status == 201;
-  EXPECT_TRUE(IsApiError(
-      From(ChunkedPost(server.port(), "/api/v1/predictions", "image/png", TwoMegabytes())), 413,
-      "payload_too_large"))
+  EXPECT_TRUE(
+      IsApiError(From(ChunkedPost(server, "/api/v1/predictions", "image/png", TwoMegabytes())), 413,
+                 "payload_too_large"))
       << "a chunked 2 MB body";
   EXPECT_EQ(Total(client), created) << "an upload over the limit was stored";
   auto health = client.Get("/healthz");

@@ -45,10 +45,10 @@ class HttpApiTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     std::string url = "sqlite:" + (dir_ / "results.db").string();
     if (GetParam() == Backend::kRedis) {
-      redis_ = std::make_unique<store::testing::RedisServer>();
+      redis_ = std::make_unique<store::testing::RedisServer>("pw-for-serve-tests");
       const std::string problem = redis_->Start();
       ASSERT_EQ(problem, "") << problem;
-      url = redis_->Url("");
+      url = redis_->Url("pw-for-serve-tests");
     }
     server_ = std::make_unique<PneumoServer>(url);
     const std::string problem = server_->Start();
@@ -639,6 +639,42 @@ TEST_P(HttpApiTest, CompatHealthHasTheFlaskShapeWithALocalTimestamp) {
   const std::time_t at = std::mktime(&local);
   EXPECT_GE(at, before - 1) << timestamp << " is not the local time now";
   EXPECT_LE(at, std::time(nullptr) + 1) << timestamp << " is not the local time now";
+}
+
+TEST_P(HttpApiTest, EveryAnswerCarriesTheSecurityHeadersAndHealthDataIsNeverCached) {
+  auto client = server_->Client();
+  auto posted = UploadRaw(client, "/api/v1/predictions", ChestPng(31), "image/png");
+  ASSERT_TRUE(posted && posted->status == 201) << Describe(posted);
+  const std::string id = Json(posted)["id"];
+  auto anonymous = server_->AnonymousClient();
+  const std::vector<std::pair<std::string, httplib::Result>> answers = [&] {
+    std::vector<std::pair<std::string, httplib::Result>> out;
+    for (const std::string& path : std::vector<std::string>{
+             "/api/v1/predictions/" + id, "/api/v1/predictions/" + id + "/image",
+             "/api/v1/predictions/" + id + "/heatmap", "/api/v1/predictions", "/predictions",
+             "/api/v1/nothing-here"})
+      out.emplace_back(path, client.Get(path));
+    out.emplace_back("/ (anonymous)", anonymous.Get("/"));
+    out.emplace_back("/api/v1/predictions (anonymous)", anonymous.Get("/api/v1/predictions"));
+    return out;
+  }();
+  for (const auto& [what, res] : answers) {
+    SCOPED_TRACE(what);
+    ASSERT_TRUE(res) << "no answer";
+    const std::string csp = res->get_header_value("Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'self'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY");
+    EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(res->get_header_value_count("Content-Security-Policy"), 1u);
+    EXPECT_EQ(res->get_header_value_count("Cache-Control"), 1u);
+    if (what.starts_with("/api/") || what.starts_with("/predictions")) {
+      EXPECT_EQ(res->get_header_value("Cache-Control"), "no-store") << "health data";
+    }
+  }
 }
 
 TEST_P(HttpApiTest, HealthzAndReadyzAnswerOk) {

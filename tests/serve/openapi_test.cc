@@ -648,7 +648,7 @@ TEST_F(OpenApiServerTest, WrongMethodsOnDocumentedRoutesAre405WithTheDocumentedM
       if (methods.count(method)) continue;
       SCOPED_TRACE(method + " " + path);
       const RawResponse res = RawExchange(
-          server_->port(),
+          *server_,
           method + " " + path +
               " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       if (IsCompatPath(path)) {

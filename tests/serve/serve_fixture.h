@@ -12,6 +12,11 @@
 //   uploaded")); server.Kill();                                   // SIGKILL, as a crash would
 //   ASSERT_EQ(server.Start(), "");                   // same store, same flags
 //
+// Accounts are on, as in production: unless the flags say --accounts (the test makes its own
+// users) or --no-accounts, Start() first creates the admin `pneumo-test` and an API token for it
+// with the CLI, against the server's store, and Client() and RawExchange(server, ...) send it.
+// AnonymousClient() sends nothing.
+//
 // The binary is PNEUMO_BINARY (the build's pneumo) unless the environment variable
 // PNEUMO_BINARY_OVERRIDE names another, for running these tests from a build directory that
 // does not build pneumo itself. Nothing here is thread-safe except the free functions and
@@ -25,8 +30,10 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -74,6 +81,23 @@ inline std::string ReadFile(const fs::path& path) {
   return text.str();
 }
 
+// Runs `pneumo ARGS` (each argument single-quoted for the shell); returns the last line of stdout,
+// or "" on failure. *exit_code, when given, gets the exit status.
+inline std::string RunPneumoCli(const std::vector<std::string>& args, int* exit_code = nullptr) {
+  std::string command = "'" + PneumoBinary() + "'";
+  for (const std::string& arg : args) command += " '" + arg + "'";
+  FILE* pipe = popen((command + " 2>/dev/null").c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  const auto nl = out.rfind('\n');
+  return nl == std::string::npos ? out : out.substr(nl + 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server process
 
@@ -97,6 +121,7 @@ class PneumoServer {
              "PNEUMO_BINARY_OVERRIDE at one";
     }
     Stop();
+    if (const std::string problem = EnsureAdminToken(); !problem.empty()) return problem;
     port_ = pneumo::testing::FreePort();
     ++starts_;
     const fs::path pid_file = dir_ / ("server-" + std::to_string(starts_) + ".pid");
@@ -173,13 +198,27 @@ class PneumoServer {
   int port() const { return port_; }
   const std::string& store_url() const { return store_url_; }
 
+  // A client that sends the fixture admin's token (when the fixture made one).
   httplib::Client Client(std::chrono::seconds read_timeout = std::chrono::seconds(60)) const {
+    httplib::Client client = AnonymousClient(read_timeout);
+    if (!token_.empty()) client.set_bearer_token_auth(token_);
+    return client;
+  }
+  // A client without credentials.
+  httplib::Client AnonymousClient(
+      std::chrono::seconds read_timeout = std::chrono::seconds(60)) const {
     httplib::Client client("127.0.0.1", port_);
     client.set_connection_timeout(std::chrono::seconds(5));
     client.set_read_timeout(read_timeout);
     client.set_write_timeout(std::chrono::seconds(30));
     return client;
   }
+  // "Authorization: Bearer ...\r\n" for the fixture admin, or "" when the fixture made no token.
+  std::string AuthorizationHeader() const {
+    return token_.empty() ? "" : "Authorization: Bearer " + token_ + "\r\n";
+  }
+  const std::string& token() const { return token_; }
+  static constexpr char kAdmin[] = "pneumo-test";
 
   // The last `bytes` of everything the server printed, across all its starts.
   std::string LogTail(std::size_t bytes = 6000) const {
@@ -191,6 +230,24 @@ class PneumoServer {
   static constexpr char kSetpriv[] = "/usr/bin/setpriv";
 
   fs::path log_path() const { return dir_ / "server.log"; }
+
+  bool HasFlag(const std::string& flag) const {
+    return std::find(flags_.begin(), flags_.end(), flag) != flags_.end();
+  }
+
+  // The fixture admin and its token, made once per fixture (the store keeps them across starts).
+  std::string EnsureAdminToken() {
+    if (!token_.empty() || HasFlag("--accounts") || HasFlag("--no-accounts")) return "";
+    int code = -1;
+    RunPneumoCli({"user", "add", kAdmin, "--role", "admin", "--store", store_url_}, &code);
+    token_ = RunPneumoCli({"token", "create", kAdmin, "--store", store_url_}, &code);
+    if (code != 0 || !token_.starts_with("pnm_")) {
+      token_.clear();
+      return "could not make the fixture's admin token with `pneumo token create` (exit " +
+             std::to_string(code) + ") against " + store_url_;
+    }
+    return "";
+  }
 
   static pid_t ReadPid(const fs::path& file) {
     std::ifstream in(file);
@@ -215,6 +272,7 @@ class PneumoServer {
   pid_t pid_ = -1;
   int port_ = 0;
   int starts_ = 0;
+  std::string token_;  // the fixture admin's API token; "" with --accounts or --no-accounts
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -460,6 +518,14 @@ inline RawResponse RawExchange(int port, const std::string& request,
   out.headers = answer.substr(0, end_of_headers);
   out.body = answer.substr(end_of_headers + 4);
   return out;
+}
+
+// The same, with the fixture admin's Authorization header added after the request line.
+inline RawResponse RawExchange(const PneumoServer& server, std::string request,
+                               std::chrono::seconds timeout = std::chrono::seconds(45)) {
+  if (const auto line_end = request.find("\r\n"); line_end != std::string::npos)
+    request.insert(line_end + 2, server.AuthorizationHeader());
+  return RawExchange(server.port(), request, timeout);
 }
 
 inline ::testing::AssertionResult IsApiError(const RawResponse& res, int status,

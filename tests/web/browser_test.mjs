@@ -1,8 +1,10 @@
-// Browser test of the pneumo web UI: starts the real `pneumo serve` on a free local port with
-// a fresh SQLite store and the UI served from web/ on disk, then drives Debian's headless
-// Chromium through playwright-core (no browser download) as a person would: upload a real
-// X-ray, read the result, toggle the heatmap, browse the history, read the model page, upload
-// a file that is not an image.
+// Browser test of the pneumo web UI: starts the real `pneumo serve` (accounts on, as shipped) on
+// a free local port with a fresh SQLite store and the UI served from web/ on disk, then drives
+// Debian's headless Chromium through playwright-core (no browser download) as a person would:
+// log in with the first admin's one-time password and choose a new one, upload a real X-ray,
+// read the result, toggle the heatmap, browse the history, read the model page, upload a file
+// that is not an image, add a doctor and give them a token on the admin page, log out, log in
+// as the doctor (who sees none of the admin's studies), and log out again.
 //
 //   node tests/web/browser_test.mjs [--binary build/pneumo] [--artifacts build/artifacts]
 //
@@ -10,7 +12,7 @@
 // Screenshots (full page) go to the artifacts folder: ui-result.png, ui-result-tablet.png,
 // ui-history.png, ui-model.png, ui-upload-error.png.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -87,7 +89,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startServer() {
   const port = await freePort();
   const child = spawn(binary, [
-    'serve', '--listen', `127.0.0.1:${port}`, '--store', `sqlite:${path.join(tmp, 'results.db')}`,
+    'serve', '--listen', `127.0.0.1:${port}`, '--store', storeUrl,
     '--web-root', path.join(repo, 'web'),
   ], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (chunk) => { serverLog = (serverLog + chunk).slice(-20000); };
@@ -123,8 +125,21 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => { if (server) server.kill('SIGKILL'); process.exit(1); });
 }
 
+const storeUrl = `sqlite:${path.join(tmp, 'results.db')}`;
+let apiToken = '';  // the admin's API token, for the test's own API calls (made after the login)
+
+/** `pneumo ARGS` against the test's store; the last line of its stdout. */
+function pneumoCli(...cliArgs) {
+  const out = execFileSync(binary, [...cliArgs, '--store', storeUrl], { encoding: 'utf8' });
+  return out.trim().split('\n').pop();
+}
+
+function authorized(headers = {}) {
+  return apiToken ? { ...headers, Authorization: `Bearer ${apiToken}` } : headers;
+}
+
 async function api(route) {
-  const r = await fetch(base + route);
+  const r = await fetch(base + route, { headers: authorized() });
   assert.equal(r.status, 200, `GET ${route} answered ${r.status}`);
   return r.json();
 }
@@ -134,7 +149,7 @@ async function api(route) {
 let browser;
 let page;
 const problems = [];          // console errors, page errors, failed or foreign requests
-let expectUploadError = false;  // while true, the browser's note about a 4xx upload is expected
+let expectedErrorPath = null;  // while set, the browser's note about a 4xx answer of this path is expected
 let fileChoosers = 0;           // file choosers the page has opened
 
 function isLocal(url) {
@@ -168,8 +183,8 @@ before(async () => {
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const where = msg.location()?.url ?? '';
-    const expected = expectUploadError && /status of 4\d\d/.test(msg.text()) &&
-                     (where === '' || new URL(where, base).pathname === '/api/v1/predictions');
+    const expected = expectedErrorPath !== null && /status of 4\d\d/.test(msg.text()) &&
+                     (where === '' || new URL(where, base).pathname === expectedErrorPath);
     if (!expected) problems.push(`console error: ${msg.text()} (${where})`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -203,20 +218,20 @@ async function screenshot(name) {
   await page.screenshot({ path: path.join(artifacts, name), fullPage: true });
 }
 
-/** Page-wide checks that every view must pass. */
-async function checkPage(what) {
-  const facts = await page.evaluate(() => ({
+/** Page-wide checks that every view must pass (the login page has no navigation to offer). */
+async function checkPage(what, landmarks = ['header', 'nav', 'main', 'footer']) {
+  const facts = await page.evaluate((wanted) => ({
     lang: document.documentElement.lang,
-    landmarks: ['header', 'nav', 'main', 'footer'].filter((t) => !document.querySelector(t)),
-    h1: document.querySelectorAll('main h1').length,
+    landmarks: wanted.filter((t) => !document.querySelector(t)),
+    h1: [...document.querySelectorAll('main h1')].filter((e) => !e.closest('[hidden]')).length,
     imgsWithoutAlt: [...document.querySelectorAll('img:not([alt])')].map((i) => i.src),
     unnamedButtons: [...document.querySelectorAll('button')]
       .filter((b) => !(b.textContent.trim() || b.getAttribute('aria-label'))).length,
     overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-  }));
+  }), landmarks);
   assert.equal(facts.lang, 'en', `${what}: <html lang>`);
   assert.deepEqual(facts.landmarks, [], `${what}: missing landmarks`);
-  assert.equal(facts.h1, 1, `${what}: one h1 in main`);
+  assert.equal(facts.h1, 1, `${what}: one visible h1 in main`);
   assert.deepEqual(facts.imgsWithoutAlt, [], `${what}: images without alt`);
   assert.equal(facts.unnamedButtons, 0, `${what}: buttons without a name`);
   assert.ok(facts.overflow <= 0, `${what}: page scrolls sideways by ${facts.overflow} px`);
@@ -225,6 +240,63 @@ async function checkPage(what) {
 // --- The tests, in order: each builds on the one before --------------------------------------
 
 let uploaded;  // the prediction the API stored for the X-ray uploaded through the page
+const adminPassword = 'correct horse battery staple';
+
+/** Logs in on the login page; with a one-time password, chooses `newPassword` there too. */
+async function logIn(user, password, newPassword) {
+  await page.waitForSelector('#login-form');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+  if (newPassword) {
+    await page.waitForSelector('#change-section:not([hidden])');
+    await checkPage('change password', ['header', 'main', 'footer']);
+    await page.fill('#change-new', newPassword);
+    await page.fill('#change-repeat', newPassword);
+    await page.click('#change-submit');
+  }
+}
+
+test('a visitor is sent to the login page; the first admin logs in and replaces the one-time password', async () => {
+  const oneTime = pneumoCli('user', 'add', 'admin', '--role', 'admin');
+  assert.match(oneTime, /^\S{12,}$/, 'pneumo user add prints a one-time password last');
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/static\/login\.html\?next=/);
+  await checkPage('login', ['header', 'main', 'footer']);
+  await screenshot('ui-login.png');
+  // A wrong password is refused in plain words and the form stays.
+  await page.fill('#login-user', 'admin');
+  await page.fill('#login-password', 'not the password');
+  expectedErrorPath = '/api/v1/session';  // the browser notes the 401 in its console
+  await page.click('#login-submit');
+  await page.waitForSelector('#error-message:not([hidden])');
+  expectedErrorPath = null;
+  assert.match(await page.textContent('#error-message'), /password/i);
+  // The one-time password gets the change form; a short new one is refused before it is sent.
+  await page.fill('#login-password', oneTime);
+  await page.click('#login-submit');
+  await page.waitForSelector('#change-section:not([hidden])');
+  await page.fill('#change-new', 'short');
+  await page.fill('#change-repeat', 'short');
+  await page.click('#change-submit');
+  assert.match(await page.textContent('#error-message'), /at least 12 characters/);
+  await page.fill('#change-new', adminPassword);
+  await page.fill('#change-repeat', adminPassword);
+  await page.click('#change-submit');
+  await page.waitForSelector('#drop-zone');
+  assert.equal(new URL(page.url()).pathname, '/');
+  assert.equal((await page.textContent('[data-testid=session-user]')).trim(), 'admin');
+  assert.ok(await page.$('#nav-admin'), 'an admin sees the Admin link');
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.httpOnly);
+  assert.ok(session, `an HttpOnly session cookie: ${JSON.stringify(cookies.map((c) => c.name))}`);
+  assert.equal(session.sameSite, 'Strict');
+  // The password change ended every earlier credential: the test's own token is made now.
+  apiToken = pneumoCli('token', 'create', 'admin', '--label', 'browser test');
+  assert.match(apiToken, /^pnm_[0-9a-f]{16}_[0-9a-f]{64}$/);
+  const anonymous = await fetch(`${base}/api/v1/predictions`);
+  assert.equal(anonymous.status, 401, 'the API refuses a request without credentials');
+});
 
 test('upload page analyses a real chest X-ray and shows the stored result', async () => {
   await page.goto(`${base}/`);
@@ -374,7 +446,7 @@ test('history pages through more than 20 predictions', async (t) => {
   const bytes = fs.readFileSync(xrayPath);
   for (let i = 1; i <= 20; i++) {
     const r = await fetch(`${base}/api/v1/predictions?filename=paging-${String(i).padStart(2, '0')}.jpeg`,
-                          { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: bytes });
+                          { method: 'POST', headers: authorized({ 'Content-Type': 'image/jpeg' }), body: bytes });
     assert.equal(r.status, 201, `API upload ${i}`);
   }
   await page.click('#nav-history');
@@ -398,10 +470,10 @@ test('a file that is not an image gives a plain-words error and the page keeps w
   fs.writeFileSync(fake, 'These are notes, not an X-ray.\n');
   await page.click('#nav-upload');
   await page.waitForSelector('#drop-zone');
-  expectUploadError = true;
+  expectedErrorPath = '/api/v1/predictions';
   await page.setInputFiles('#file-input', fake);
   await page.waitForSelector('#error-message:not([hidden])');
-  expectUploadError = false;
+  expectedErrorPath = null;
   const message = (await page.textContent('#error-message')).trim();
   assert.match(message, /This file is not an image we can read/);
   assert.equal(await page.getAttribute('#error-message', 'role'), 'alert');
@@ -430,6 +502,78 @@ test('a picture that is not a chest X-ray is marked so, above the verdict', asyn
   assert.match(await page.textContent('#ood-warning'), /does not look like a frontal chest X-ray/);
   assert.ok(await page.$('.verdict--unreliable'), 'the verdict is shown, marked unreliable');
   await screenshot('ui-not-a-chest-xray.png');
+});
+
+let doctorPassword = '';  // the doctor's one-time password, from the admin page
+
+test('the admin page adds a doctor, gives them a token, and the audit trail shows both', async () => {
+  await page.goto(`${base}/`);
+  await page.waitForSelector('#nav-admin');
+  await page.click('#nav-admin');
+  await page.waitForSelector('[data-testid=users-table] tr[data-user="admin"]');
+  await checkPage('admin');
+  await page.fill('#new-user-name', 'dora');
+  await page.selectOption('#new-user-role', 'doctor');
+  await page.click('#new-user-submit');
+  await page.waitForSelector('#secret-notice:not([hidden])');
+  doctorPassword = (await page.textContent('#secret-value')).trim();
+  assert.match(doctorPassword, /^\S{12,}$/, 'the one-time password is shown once');
+  assert.match(await page.textContent('#secret-label'), /dora \(doctor\)/);
+  const row = page.locator('[data-testid=users-table] tr[data-user="dora"]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /doctor.*must change password/);
+  await page.click('#secret-dismiss');
+  assert.equal(await page.textContent('#secret-value'), '', 'the secret is cleared when dismissed');
+
+  await row.getByRole('button', { name: 'Tokens' }).click();
+  await page.waitForFunction(() => document.querySelector('#tokens-user').textContent === 'dora');
+  await page.fill('#token-label', 'reading room script');
+  await page.click('#token-submit');
+  await page.waitForSelector('#secret-notice:not([hidden])');
+  const token = (await page.textContent('#secret-value')).trim();
+  assert.match(token, /^pnm_[0-9a-f]{16}_[0-9a-f]{64}$/);
+  await page.click('#secret-dismiss');
+  const tokenRow = page.locator('[data-testid=tokens-table] tbody tr');
+  assert.equal(await tokenRow.count(), 1);
+  assert.match(await tokenRow.textContent(), /reading room script.*active/);
+  const asDora = await fetch(`${base}/api/v1/predictions`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(asDora.status, 200, 'the token made on the page works');
+  assert.equal((await asDora.json()).total, 0, 'a new doctor sees none of the admin\'s studies');
+  await page.locator('[data-testid=tokens-table] button', { hasText: 'Revoke' }).click();
+  await page.waitForFunction(() => /revoked/.test(document.querySelector('[data-testid=tokens-table] tbody').textContent));
+  const revoked = await fetch(`${base}/api/v1/predictions`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(revoked.status, 401, 'a revoked token stops at once');
+
+  // The trail reloads after each change; wait for the last one.
+  await page.waitForFunction(() => document.querySelector('[data-testid=audit-table]').textContent.includes('token.revoke'));
+  const audit = await page.textContent('[data-testid=audit-table]');
+  for (const action of ['user.create', 'token.create', 'token.revoke']) assert.ok(audit.includes(action), `audit shows ${action}`);
+  // The filter finds the admin's web login among the many views and uploads of the run.
+  await page.fill('#audit-action', 'session.');
+  await page.press('#audit-action', 'Enter');
+  await page.waitForFunction(() => /session\.login/.test(document.querySelector('[data-testid=audit-table] tbody').textContent));
+  const actions = await page.$$eval('[data-testid=audit-table] tbody tr td:nth-child(4)', (cells) => cells.map((c) => c.textContent));
+  assert.ok(actions.length > 0 && actions.every((a) => a.startsWith('session.')), `only session.* entries: ${actions}`);
+  await screenshot('ui-admin.png');
+});
+
+test('logging out ends the session; the doctor logs in and sees only their own history', async (t) => {
+  if (!doctorPassword) return t.skip('needs the doctor of the admin test');
+  await page.click('#logout-button');
+  await page.waitForURL(/\/static\/login\.html/);
+  const who = await page.evaluate(async () => (await fetch('/api/v1/session')).json());
+  assert.deepEqual(who, { accounts: true, user: null }, 'the session is gone on the server');
+  await page.goto(`${base}/#/history`);
+  await page.waitForURL(/\/static\/login\.html\?next=/);
+
+  await logIn('dora', doctorPassword, 'dora chooses a long one');
+  await page.waitForSelector('#history-table, .card.empty');
+  assert.equal((await page.textContent('[data-testid=session-user]')).trim(), 'dora');
+  assert.equal(await page.$('#nav-admin'), null, 'a doctor has no Admin link');
+  assert.equal(await page.locator('#history-table tbody tr').count(), 0, 'none of the admin\'s studies');
+  assert.match(await page.textContent('.card.empty'), /No predictions yet/);
+  await page.click('#logout-button');
+  await page.waitForURL(/\/static\/login\.html/);
 });
 
 test('no console errors, no failed requests and nothing fetched from other hosts', () => {

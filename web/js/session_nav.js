@@ -1,6 +1,7 @@
 // The app's header when accounts are on: who is logged in, a link to the admin page for admins,
 // and Log out. Sends a visitor without a session to the login page. A server without accounts
-// (no /api/v1/session) leaves the header as it is.
+// (no /api/v1/session) leaves the header as it is. Resolves false when it is sending the visitor
+// away, so that the app does not first ask for health data it may not see.
 
 import { h } from './dom.js';
 import { describeAccountError, loadSession, logout } from './session.js';
@@ -13,13 +14,13 @@ export async function mountSessionNav() {
     session = await loadSession();
   } catch (err) {
     showError(describeAccountError(err));
-    return;
+    return true;
   }
-  if (session === undefined) return;  // no accounts on this server
+  if (session === undefined) return true;  // no accounts on this server
   const next = encodeURIComponent(location.pathname + location.hash);
   if (session === null || session.must_change_password) {
     location.assign(`/static/login.html?next=${next}`);
-    return;
+    return false;
   }
   if (session.role === 'admin') nav.append(h('a', { href: '/static/admin.html', id: 'nav-admin' }, 'Admin'));
   nav.append(
@@ -29,4 +30,5 @@ export async function mountSessionNav() {
       class: 'button', type: 'button', id: 'logout-button',
       onclick: () => logout().catch((err) => showError(describeAccountError(err))),
     }, 'Log out'));
+  return true;
 }
