@@ -113,7 +113,8 @@ TEST(ReadmeSynopsis, EveryFlagItShowsExistsWithTheDefaultItShows) {
 TEST(ReadmeSynopsis, ServesSynopsisListsEveryFlag) {
   const auto synopsis = ReadmeSynopses()["serve"];
   for (const auto& [name, value] : HelpFlags("serve")) {
-    if (name == "--help" || name == "--accounts") continue;  // on by default: shown as --no-accounts
+    if (name == "--help" || name == "--accounts")
+      continue;  // on by default: shown as --no-accounts
     EXPECT_TRUE(synopsis.contains(name)) << "the README's pneumo serve synopsis lacks " << name;
   }
 }
