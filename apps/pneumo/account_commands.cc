@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "apps/pneumo/commands.h"
+#include "apps/pneumo/config_file.h"
 #include "auth/account_service.h"
 #include "auth/audit_json.h"
 
@@ -20,6 +21,7 @@ namespace {
 
 struct StoreArgs {
   std::string store;
+  fs::path store_password_file;  // keeps a Redis password off the command line
   fs::path data_dir = DefaultDataDir();
 };
 
@@ -27,6 +29,8 @@ void AddStoreOptions(CLI::App* cmd, StoreArgs& args) {
   cmd->add_option("--store", args.store,
                   "Store: sqlite:PATH or redis://[:password@]host[:port][/db] (default: the one "
                   "`pneumo serve` uses, SQLite in --data-dir)");
+  cmd->add_option("--store-password-file", args.store_password_file,
+                  "The Redis password of --store, from the first line of this file");
   cmd->add_option("--data-dir", args.data_dir,
                   "Where the default SQLite store lives (default: $PNEUMO_DATA_DIR or "
                   "./pneumo-data)");
@@ -48,7 +52,9 @@ struct Accounts {
 };
 
 Result<Accounts> OpenAccounts(const StoreArgs& args) {
-  auto url = StoreUrlOrDefault(args.store, args.data_dir);
+  auto store = StoreUrlWithPassword(args.store, "", args.store_password_file);
+  if (!store) return std::unexpected(store.error());
+  auto url = StoreUrlOrDefault(*store, args.data_dir);
   if (!url) return std::unexpected(url.error());
   Accounts opened;
   auto accounts = store::OpenAccountStore(*url);

@@ -300,4 +300,36 @@ std::string FormatConfig(const CLI::App& cmd, const ConfigRequest& request,
   return out.str();
 }
 
+// The Redis password from --store-password(-file) joined into a redis:// URL that has none.
+Result<std::string> StoreUrlWithPassword(const std::string& store,
+                                         const std::string& store_password,
+                                         const fs::path& store_password_file) {
+  if (store_password.empty() && store_password_file.empty()) return store;
+  if (!store_password.empty() && !store_password_file.empty())
+    return Fail(ErrorCode::kInvalidArgument,
+                "give the store password once: store_password or store_password_file");
+  if (!store.starts_with("redis://"))
+    return Fail(ErrorCode::kInvalidArgument,
+                "a store password is only for a redis:// store (--store is '" +
+                    MaskUrlPassword(store) + "')");
+  const std::string rest = store.substr(8);
+  if (rest.substr(0, rest.find('/')).find('@') != std::string::npos)
+    return Fail(ErrorCode::kInvalidArgument,
+                "--store already holds a password and a store password was given as well");
+  std::string password = store_password;
+  if (!store_password_file.empty()) {
+    std::ifstream in(store_password_file);
+    if (!in)
+      return Fail(ErrorCode::kIoError,
+                  "cannot read the store password file " + store_password_file.string());
+    std::getline(in, password);
+    while (!password.empty() && std::isspace(static_cast<unsigned char>(password.back())))
+      password.pop_back();
+    if (password.empty())
+      return Fail(ErrorCode::kInvalidArgument,
+                  "the store password file " + store_password_file.string() + " is empty");
+  }
+  return "redis://:" + password + "@" + rest;
+}
+
 }  // namespace pneumo::app

@@ -60,4 +60,12 @@ std::string FormatConfig(const CLI::App& cmd, const ConfigRequest& request,
 // "redis://:hunter2@h:6379/0" -> "redis://:***@h:6379/0"; other text unchanged.
 std::string MaskUrlPassword(const std::string& text);
 
+// `store` with the Redis password from `store_password` or the first line of
+// `store_password_file` joined in (redis://:PASSWORD@host...), so that the password can stay off
+// the command line. `store` unchanged when neither is given; kInvalidArgument when both are, when
+// the store is not redis:// or already holds a password; kIoError when the file is unreadable.
+Result<std::string> StoreUrlWithPassword(const std::string& store,
+                                         const std::string& store_password,
+                                         const std::filesystem::path& store_password_file);
+
 }  // namespace pneumo::app

@@ -89,36 +89,6 @@ Result<void> RefuseOpenRedis(const std::string& store_url, bool insecure_store) 
                   "password (--store-password-file), or pass --insecure-store to accept the risk");
 }
 
-// The Redis password from --store-password(-file) joined into a redis:// URL that has none.
-Result<std::string> StoreUrlWithPassword(const ServeArgs& args) {
-  if (args.store_password.empty() && args.store_password_file.empty()) return args.store;
-  if (!args.store_password.empty() && !args.store_password_file.empty())
-    return Fail(ErrorCode::kInvalidArgument,
-                "give the store password once: store_password or store_password_file");
-  if (!args.store.starts_with("redis://"))
-    return Fail(ErrorCode::kInvalidArgument,
-                "a store password is only for a redis:// store (--store is '" +
-                    MaskUrlPassword(args.store) + "')");
-  const std::string rest = args.store.substr(8);
-  if (rest.substr(0, rest.find('/')).find('@') != std::string::npos)
-    return Fail(ErrorCode::kInvalidArgument,
-                "--store already holds a password and a store password was given as well");
-  std::string password = args.store_password;
-  if (!args.store_password_file.empty()) {
-    std::ifstream in(args.store_password_file);
-    if (!in)
-      return Fail(ErrorCode::kIoError,
-                  "cannot read the store password file " + args.store_password_file.string());
-    std::getline(in, password);
-    while (!password.empty() && std::isspace(static_cast<unsigned char>(password.back())))
-      password.pop_back();
-    if (password.empty())
-      return Fail(ErrorCode::kInvalidArgument,
-                  "the store password file " + args.store_password_file.string() + " is empty");
-  }
-  return "redis://:" + password + "@" + rest;
-}
-
 // What identifies the model on disk: where the path leads (a published model is a symlink
 // swapped atomically) and its card's size and time.
 struct ModelStamp {
@@ -214,7 +184,8 @@ int Serve(const ServeArgs& args) {
         "--max-batch, --max-queue and --request-timeout-ms must be >= 1, --max-wait-ms >= 0, "
         "--max-upload-mb > 0 and --review-band in [0, 0.5]");
   }
-  auto with_password = StoreUrlWithPassword(args);
+  auto with_password =
+      StoreUrlWithPassword(args.store, args.store_password, args.store_password_file);
   if (!with_password) return fail(with_password.error().message);
   std::string store_url = *with_password;
   if (store_url.empty()) {

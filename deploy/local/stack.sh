@@ -5,7 +5,7 @@
 #   deploy/local/stack.sh status    # each component, its pid, whether it answers
 #   deploy/local/stack.sh down      # stop everything it started (data stays)
 #   deploy/local/stack.sh config    # only write the rendered configuration files
-#   deploy/local/stack.sh token     # API tokens: not yet (pneumo has no accounts)
+#   deploy/local/stack.sh token     # a bearer token of the stack's admin (last line of stdout)
 #
 # Components: Redis (password, appendonly) on 127.0.0.1:6380; two `pneumo serve` sharing it on
 # :8081 and :8082; nginx with TLS on :8443 (self-signed certificate) and a redirect on :8088,
@@ -16,6 +16,10 @@
 # data (Redis, Prometheus, Alertmanager survive down/up), logs/NAME.log, run/NAME.pid. The
 # Redis password and the certificate are made on the first run and kept there; the servers read
 # the password from redis/password (--store-password-file), so ps does not show it.
+#
+# Accounts: the first up creates the admin `stack-admin` in Redis and keeps its one-time password
+# in STATE/admin/one-time-password (the first web login asks for a new one). `token` prints an API
+# token of that admin, made once and kept in STATE/admin/token while it stays active.
 #
 # Settings (environment; the first `up` saves them in STATE/stack.env, later runs reuse them):
 #   PNEUMO_REDIS_PORT PNEUMO_SERVER1_PORT PNEUMO_SERVER2_PORT PNEUMO_HTTPS_PORT PNEUMO_HTTP_PORT
@@ -449,6 +453,7 @@ cmd_up() {
   start_if_needed redis
   wait_until_answers redis redis-server 30 || failed=1
   ((failed == 0)) || die "Redis did not start; nothing else was started"
+  ensure_admin
   for name in pneumo-1 pneumo-2 nginx node-exporter blackbox-exporter redis-exporter alertmanager prometheus; do
     start_if_needed "$name"
   done
@@ -471,7 +476,26 @@ pneumo stack is up (state in $STATE)
   exporters       node :$PNEUMO_NODE_EXPORTER_PORT  redis :$PNEUMO_REDIS_EXPORTER_PORT  nginx :$PNEUMO_NGINX_EXPORTER_PORT  blackbox :$PNEUMO_BLACKBOX_PORT
   trainer         scraped at 127.0.0.1:$PNEUMO_TRAINER_PORT while 'pneumo train --metrics-port $PNEUMO_TRAINER_PORT' runs
   logs            $STATE/logs/<component>.log (nginx: $STATE/nginx/logs/)
+  admin           stack-admin; one-time password in $STATE/admin/one-time-password (until the first login)
+  API token       deploy/local/stack.sh token   (send it as "Authorization: Bearer ...")
 EOF
+}
+
+# pneumo's CLI against the stack's Redis; the password from its file, never on the command line.
+stack_pneumo() {
+  "$PNEUMO_BINARY" "$@" --store "redis://127.0.0.1:$PNEUMO_REDIS_PORT/0" \
+    --store-password-file "$STATE/redis/password"
+}
+
+# The stack's admin, made on the first up (a store that has no users yet).
+ensure_admin() {
+  local out
+  out=$(stack_pneumo user add stack-admin --role admin --only-if-no-users) ||
+    die "could not create the stack's admin account (see above)"
+  [ -n "$out" ] || return 0
+  mkdir -p "$STATE/admin"
+  (umask 077 && printf '%s\n' "${out##*$'\n'}" >"$STATE/admin/one-time-password")
+  echo "created the admin account stack-admin (one-time password in $STATE/admin/one-time-password)"
 }
 
 cmd_status() {
@@ -521,19 +545,34 @@ cmd_down() {
   echo "data kept in $STATE (redis/data, prometheus/data, alertmanager/data)"
 }
 
+# A bearer token of stack-admin: the kept one while `token list` says it is active, else a new
+# one (30 days), kept with mode 600.
 cmd_token() {
-  echo "stack.sh token: pneumo has no accounts yet, so there is no API token to print (accounts come later)" >&2
-  exit 1
+  running redis redis-server || die "token: Redis is not running; start the stack with 'stack.sh up' first"
+  local kept=$STATE/admin/token token id
+  if [ -s "$kept" ]; then
+    token=$(<"$kept")
+    id=${token:4:16}
+    if stack_pneumo token list stack-admin 2>/dev/null | grep -Eq "^$id +active "; then
+      printf '%s\n' "$token"
+      return 0
+    fi
+  fi
+  token=$(stack_pneumo token create stack-admin --label "stack.sh token" --expires 30 | tail -n 1) ||
+    die "token: pneumo token create failed (see above)"
+  [[ $token == pnm_* ]] || die "token: pneumo token create printed no token"
+  mkdir -p "$STATE/admin"
+  (umask 077 && printf '%s\n' "$token" >"$kept")
+  printf '%s\n' "$token"
 }
 
 [ $# -eq 1 ] || usage
 case $1 in
-  up | status | down | config)
+  up | status | down | config | token)
     state_dir
     load_settings
     redis_password=
     ;;
-  token) cmd_token ;;
   *) usage ;;
 esac
 case $1 in
@@ -541,4 +580,5 @@ case $1 in
   status) [ ! -f "$STATE/redis/password" ] || redis_password=$(<"$STATE/redis/password"); cmd_status ;;
   down) cmd_down ;;
   config) write_configs; echo "configuration written under $STATE" ;;
+  token) cmd_token ;;
 esac

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import {
   Stack, binary, check, failed, finish, promQuery, promQueryRange, repo, request, sharedData, sleep,
-  startProcess, syntheticXrayPng, testImages, upload, waitFor,
+  startProcess, syntheticXrayPng, testImages, upload, useBearerToken, waitFor,
 } from './lib.mjs';
 
 if (!existsSync(binary)) {
@@ -41,6 +41,10 @@ try {
     console.log(up.stderr);
     throw new Error('stack did not come up');
   }
+  // Accounts are on: the traffic below is the stack admin's (stack.sh token).
+  const token = stack.run('token');
+  if (!check(token.code === 0, `stack.sh token (exit ${token.code})`)) throw new Error(token.stderr);
+  useBearerToken(token.stdout.trim().split('\n').pop());
   // Prometheus hands new targets to its scrapers after up to 5 s: traffic before the first
   // scrape would leave counters with nothing to compare against.
   // Both servers, and every other job with at least one target up (a loaded machine may take

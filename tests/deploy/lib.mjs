@@ -43,10 +43,18 @@ export async function freePorts(n) {
   return ports;
 }
 
+// The stack admin's API token (`stack.sh token`), sent by request() with every request that sets
+// no Authorization header of its own; '' sends none.
+let bearerToken = '';
+export function useBearerToken(token) { bearerToken = token; }
+
 // One request; never throws for HTTP statuses. `ca` verifies a self-signed certificate.
 // Resolves {status, headers, body (Buffer), text, json()} or {status: 0, error} when the
-// connection fails.
-export function request(url, { method = 'GET', headers = {}, body, ca, timeoutMs = 15000 } = {}) {
+// connection fails. `anonymous` sends no token.
+export function request(url, { method = 'GET', headers = {}, body, ca, timeoutMs = 15000, anonymous = false } = {}) {
+  if (bearerToken && !anonymous && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
+    headers = { ...headers, Authorization: `Bearer ${bearerToken}` };
+  }
   return new Promise((resolve) => {
     const u = new URL(url);
     const lib = u.protocol === 'https:' ? https : http;
@@ -79,9 +87,9 @@ export function multipart(filename, bytes, type = 'image/jpeg') {
                             'Content-Length': body.length } };
 }
 
-export function upload(url, image, { ca, headers = {}, timeoutMs } = {}) {
+export function upload(url, image, { ca, headers = {}, timeoutMs, anonymous } = {}) {
   const form = multipart(image.name, image.bytes, image.type);
-  return request(url, { method: 'POST', headers: { ...form.headers, ...headers }, body: form.body, ca, timeoutMs });
+  return request(url, { method: 'POST', headers: { ...form.headers, ...headers }, body: form.body, ca, timeoutMs, anonymous });
 }
 
 // Test X-rays: real ones from ../shared/data/chest_xray/train when present (both classes),

@@ -22,7 +22,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import net from 'node:net';
 import path from 'node:path';
 import {
-  Stack, alive, binary, check, failed, finish, freePorts, promQuery, repo, request, sleep, testImages, upload, waitFor,
+  Stack, alive, binary, check, failed, finish, freePorts, promQuery, repo, request, sleep, testImages, upload,
+  useBearerToken, waitFor,
 } from './lib.mjs';
 
 if (!existsSync(binary)) {
@@ -136,9 +137,9 @@ try {
         `and says which port and setting: ${refused.stderr.trim().split('\n')[0]}`);
   check(components.every((c) => !alive(stack.pid(c))), 'and starts nothing');
   await new Promise((resolve) => blocker.close(resolve));
-  const token = stack.run('token');
-  check(token.code !== 0 && /no accounts yet/.test(token.stderr) && token.stdout === '',
-        `token exits ${token.code} with "${token.stderr.trim()}"`);
+  const early = stack.run('token');
+  check(early.code !== 0 && /Redis is not running/.test(early.stderr) && early.stdout === '',
+        `token before up exits ${early.code} with "${early.stderr.trim()}"`);
 
   // 2. up, status, idempotent up; the servers serve version A from the model link.
   const publishedA = await runAsync(binary, ['model', 'publish', versionedCopy(versionA), '--to', modelLink]);
@@ -153,6 +154,15 @@ try {
     throw new Error('the stack did not come up');
   }
   check(/https:\/\/127\.0\.0\.1:\d+\//.test(up.stdout) && /logs/.test(up.stdout), 'up prints the URLs and where the logs are');
+  // Accounts are on: the first up made the admin; `token` prints its bearer token, the same one
+  // while it stays active. Without it the API refuses.
+  const oneTime = readFileSync(path.join(stack.dir, 'admin', 'one-time-password'), 'utf8').trim();
+  check(oneTime.length >= 12 && /stack-admin/.test(up.stdout), 'up made the admin stack-admin and kept its one-time password');
+  const token = stack.run('token');
+  const bearer = token.stdout.trim().split('\n').pop();
+  check(token.code === 0 && /^pnm_[0-9a-f]{16}_[0-9a-f]{64}$/.test(bearer), `token prints a bearer token as its last line (exit ${token.code})`);
+  check(stack.run('token').stdout.trim().split('\n').pop() === bearer, 'and the same one the next time');
+  useBearerToken(bearer);
   const status = stack.run('status');
   console.log(status.stdout.trim());
   check(status.code === 0, 'status exits 0 when everything answers');
@@ -172,6 +182,9 @@ try {
   // 3. One upload through nginx, read back from each server directly.
   const ca = stack.ca;
   const images = testImages(8);
+  const refusedUpload = await upload(`${stack.https}/api/v1/predictions`, images[0], { ca, anonymous: true });
+  check(refusedUpload.status === 401 && refusedUpload.json()?.error?.code === 'unauthenticated',
+        `an upload through nginx without a token gets ${refusedUpload.status} ${refusedUpload.json()?.error?.code}`);
   const first = await upload(`${stack.https}/api/v1/predictions`, images[0], { ca, headers: { 'X-Request-Id': 'stack-test-1' } });
   check(first.status === 201, `an upload through nginx over HTTPS (certificate verified) gets ${first.status}`);
   check(first.headers['x-request-id'] === 'stack-test-1', 'nginx returns the client\'s X-Request-Id');
