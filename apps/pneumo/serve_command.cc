@@ -112,8 +112,10 @@ ModelStamp StampOf(const fs::path& model) {
 // serving model stays. Serialised: the watcher and SIGHUP may ask at the same time.
 class ModelReloader {
  public:
-  ModelReloader(serving::PredictionService& service, const ServeArgs& args)
-      : service_(service), args_(args), stamp_(StampOf(args.model)) {}
+  // `accounts`, when on, gets a model.reload audit entry for every reload tried.
+  ModelReloader(serving::PredictionService& service, const ServeArgs& args,
+                auth::AccountService* accounts)
+      : service_(service), args_(args), accounts_(accounts), stamp_(StampOf(args.model)) {}
 
   void Reload(const char* why) {
     std::lock_guard lock(mu_);
@@ -130,10 +132,24 @@ class ModelReloader {
     if (!ready) {
       spdlog::error("event=model_reload_refused trigger={} serving_version={} error=\"{}\"", why,
                     was, ready.error().ToString());
+      Audit(was + " kept (" + why + ")", "refused");
       return;
     }
     spdlog::info("event=model_reloaded trigger={} from_version={} to_version={}", why, was,
                  service_.card().version);
+    Audit(was + " -> " + service_.card().version + " (" + why + ")", "success");
+  }
+
+  // The model change in the audit trail, as the server itself did it (no user asked).
+  void Audit(const std::string& target, std::string_view outcome) {
+    if (accounts_ == nullptr) return;
+    const auth::Principal server{.user = "server", .role = auth::Role::kAdmin};
+    if (auto recorded = accounts_->Record(&server, "model.reload", target,
+                                          {.client_address = "local", .request_id = ""}, outcome);
+        !recorded) {
+      spdlog::error("event=audit_failed action=model.reload error=\"{}\"",
+                    recorded.error().message);
+    }
   }
 
   // Reloads when the directory changed since the last look.
@@ -149,6 +165,7 @@ class ModelReloader {
  private:
   serving::PredictionService& service_;
   const ServeArgs& args_;
+  auth::AccountService* accounts_;  // null with --no-accounts
   std::mutex mu_;
   ModelStamp stamp_;  // GUARDED_BY(mu_)
 };
@@ -289,7 +306,7 @@ int Serve(const ServeArgs& args) {
       "event=serve_start host={} port={} max_batch={} max_wait_ms={} max_queue={} store={}",
       address->first, (*server)->port(), args.max_batch, args.max_wait_ms, args.max_queue,
       store_name);
-  ModelReloader reloader(**service, args);
+  ModelReloader reloader(**service, args, accounts.get());
   std::jthread watcher;
   if (args.model_poll_ms > 0) {
     watcher = std::jthread(

@@ -434,6 +434,7 @@ struct HttpServer::State {
   void ListPredictions(Exchange& ex);
   void ListCompatPredictions(Exchange& ex);
   void GetPrediction(Exchange& ex);
+  void DeletePrediction(Exchange& ex);
   void GetImage(Exchange& ex);
   void GetHeatmap(Exchange& ex);
   void GetStructuredReport(Exchange& ex);
@@ -488,6 +489,8 @@ std::span<const HttpServer::State::Entry> HttpServer::State::Table() {
        &State::ListPredictions},
       {{"GET", "/api/v1/predictions/{id}", R"(/api/v1/predictions/([^/]+))", A::kSignedIn, E::kApi},
        &State::GetPrediction},
+      {{"DELETE", "/api/v1/predictions/{id}", R"(/api/v1/predictions/([^/]+))", A::kAdmin, E::kApi},
+       &State::DeletePrediction},
       {{"GET", "/api/v1/predictions/{id}/image", R"(/api/v1/predictions/([^/]+)/image)",
         A::kSignedIn, E::kApi},
        &State::GetImage},
@@ -641,6 +644,24 @@ Result<store::PredictionPage> HttpServer::State::ListFor(const Exchange& ex,
                                                          store::ListQuery query) {
   if (ex.principal && ex.principal->role != auth::Role::kAdmin) query.owner = ex.principal->user;
   return service.store().List(query);
+}
+
+// Admins only, and only with accounts on: a deletion is for good, so it must say who did it.
+void HttpServer::State::DeletePrediction(Exchange& ex) {
+  if (options.accounts == nullptr) {
+    return Send(ex, RequestError(403, "forbidden",
+                                 "deleting a study needs accounts: it is for admins and audited"));
+  }
+  auto id = KnownId(ex);
+  if (!id) return;
+  auto deleted = service.Delete(*id);
+  const bool missing = !deleted && deleted.error().code == ErrorCode::kNotFound;
+  if (!Audit(ex, "prediction.delete", *id,
+             deleted ? "success" : (missing ? "not_found" : "failed"))) {
+    return;
+  }
+  if (!deleted) return Send(ex, deleted.error());
+  ex.res.status = 204;
 }
 
 void HttpServer::State::GetPrediction(Exchange& ex) {

@@ -361,6 +361,16 @@ Result<store::PredictionRecord> PredictionService::Predict(std::span<const std::
   return record;
 }
 
+Result<void> PredictionService::Delete(std::string_view id) {
+  if (auto deleted = store_->Delete(id); !deleted) return deleted;
+  std::lock_guard lock(cache_mu_);
+  if (auto it = heatmap_index_.find(std::string(id)); it != heatmap_index_.end()) {
+    heatmap_lru_.erase(it->second);
+    heatmap_index_.erase(it);
+  }
+  return {};
+}
+
 Result<std::vector<std::uint8_t>> PredictionService::Heatmap(std::string_view id) {
   const std::string key(id);
   {

@@ -74,6 +74,9 @@ class PredictionService {
   // Grad-CAM overlay PNG for a stored prediction. kNotFound, kUnavailable (store), kModelError.
   Result<std::vector<std::uint8_t>> Heatmap(std::string_view id);
 
+  // Deletes a stored prediction and forgets its cached heatmap. kNotFound, kUnavailable (store).
+  Result<void> Delete(std::string_view id);
+
   // Swaps in another model between two batches: loaded, checked and self-tested by the caller
   // (see SelfTest). Refused (kInvalidArgument, the old model keeps serving) when it prepares its
   // input differently, because requests already prepared for the current model may be queued.

@@ -407,6 +407,52 @@ Result<std::vector<std::uint8_t>> RedisStore::GetPreview(std::string_view id) {
   });
 }
 
+Result<void> RedisStore::Delete(std::string_view id) {
+  std::lock_guard lock(mu_);
+  const std::string key = RecordKey(id);
+  auto remove = [&]() -> Result<void> {
+    // The indexes a record is in follow from its owner and accession number: read them, then
+    // drop the record and every index entry in one MULTI, unless the record changed meanwhile.
+    if (auto watched = Command({"WATCH", key}, "WATCH"); !watched) {
+      return std::unexpected(watched.error());
+    }
+    auto fields = Command({"HMGET", key, "id", "owner", "dicom_accession_number"},
+                          "reading a prediction to delete");
+    if (!fields) return std::unexpected(fields.error());
+    if ((*fields)->elements < 3 || (*fields)->element[0]->type == REDIS_REPLY_NIL) {
+      if (auto unwatched = Command({"UNWATCH"}, "UNWATCH"); !unwatched) {
+        return std::unexpected(unwatched.error());
+      }
+      return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
+    }
+    const std::string owner(ReplyText((*fields)->element[1]));
+    const std::string accession(ReplyText((*fields)->element[2]));
+    std::vector<Args> commands = {{"DEL", key}, {"ZREM", kIndexKey, std::string(id)}};
+    if (!owner.empty()) commands.push_back({"ZREM", OwnerIndexKey(owner), std::string(id)});
+    if (!accession.empty()) {
+      commands.push_back({"ZREM", AccessionKey(accession), std::string(id)});
+      if (!owner.empty())
+        commands.push_back({"ZREM", OwnerAccessionKey(owner, accession), std::string(id)});
+    }
+    if (auto multi = Command({"MULTI"}, "MULTI"); !multi) return std::unexpected(multi.error());
+    for (const Args& command : commands) {
+      if (auto queued = Command(command, "queueing a deletion"); !queued) {
+        return std::unexpected(queued.error());
+      }
+    }
+    auto exec = Command({"EXEC"}, "deleting the prediction");
+    if (!exec) return std::unexpected(exec.error());
+    if ((*exec)->type == REDIS_REPLY_NIL) {
+      return Fail(ErrorCode::kUnavailable, "the prediction changed while it was being deleted");
+    }
+    return {};
+  };
+  Result<void> result = Retrying<void>(remove);
+  // As in Put: a failure may leave a WATCH or an open MULTI on the connection.
+  if (!result && result.error().code != ErrorCode::kNotFound) context_.reset();
+  return result;
+}
+
 Result<PredictionPage> RedisStore::List(const ListQuery& query) {
   const int page = query.page, per_page = query.per_page;
   const bool by_owner = !query.owner.empty(), by_accession = !query.accession_number.empty();

@@ -52,6 +52,7 @@ class RedisStore final : public ResultStore {
   Result<void> Put(const PredictionRecord& record) override;
   Result<PredictionRecord> Get(std::string_view id) override;
   Result<std::vector<std::uint8_t>> GetPreview(std::string_view id) override;
+  Result<void> Delete(std::string_view id) override;
   using ResultStore::List;
   Result<PredictionPage> List(const ListQuery& query) override;
   Result<void> LogReceived(const ReceivedInstance& instance) override;

@@ -47,6 +47,10 @@ class ResultStore {
     return List(ListQuery{.page = page, .per_page = per_page});
   }
 
+  // Removes the record, its preview and its index entries for good (the audit trail, kept apart,
+  // records who did it). kNotFound when no record has this id.
+  virtual Result<void> Delete(std::string_view id) = 0;
+
   // Appends to the log of received DICOM instances (durable like Put). kInvalidArgument when
   // sop_instance_uid is empty. The same instance received twice is logged twice.
   virtual Result<void> LogReceived(const ReceivedInstance& instance) = 0;

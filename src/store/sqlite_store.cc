@@ -346,6 +346,26 @@ Result<std::vector<std::uint8_t>> SqliteStore::GetPreview(std::string_view id) {
   return Blob(stmt, 0);
 }
 
+Result<void> SqliteStore::Delete(std::string_view id) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* raw = nullptr;
+  if (int rc = sqlite3_prepare_v2(db_, "DELETE FROM predictions WHERE id = ?", -1, &raw, nullptr);
+      rc != SQLITE_OK) {
+    return std::unexpected(SqlError(rc, "preparing a deletion"));
+  }
+  Statement remove(raw);
+  if (int rc = BindText(remove.get(), 1, id); rc != SQLITE_OK) {
+    return std::unexpected(SqlError(rc, "binding the id"));
+  }
+  if (int rc = sqlite3_step(remove.get()); rc != SQLITE_DONE) {
+    return std::unexpected(SqlError(rc, "deleting a prediction"));
+  }
+  if (sqlite3_changes(db_) == 0) {
+    return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
+  }
+  return {};
+}
+
 Result<void> SqliteStore::AddOwnerColumn() {
   sqlite3_stmt* raw = nullptr;
   if (int rc = sqlite3_prepare_v2(

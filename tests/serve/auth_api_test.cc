@@ -334,6 +334,37 @@ TEST_F(AuthApiTest, AdminsManageUsersTokensAndReadTheAuditTrailDoctorsCannot) {
   EXPECT_EQ(reset->status, 200) << reset->body;
 }
 
+TEST_F(AuthApiTest, OnlyAnAdminDeletesAStudyAndTheDeletionIsAudited) {
+  const std::string id = Upload("ada", 41);
+  ASSERT_FALSE(id.empty());
+  const std::string path = "/api/v1/predictions/" + id;
+  EXPECT_TRUE(IsApiError(As("ada").Delete(path.c_str()), 403, "forbidden"))
+      << "not even the doctor who uploaded it";
+  EXPECT_TRUE(IsApiError(As("").Delete(path.c_str()), 401, "unauthenticated"));
+  auto still = As("ada").Get(path.c_str());
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->status, 200) << "a refused deletion deletes nothing";
+
+  auto deleted = As("boss").Delete(path.c_str());
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->status, 204) << deleted->body;
+  for (const std::string& gone : {path, path + "/image", path + "/heatmap"})
+    EXPECT_TRUE(IsApiError(As("boss").Get(gone.c_str()), 404, "not_found")) << gone;
+  EXPECT_TRUE(IsApiError(As("boss").Delete(path.c_str()), 404, "not_found"));
+
+  auto audit = As("boss").Get("/api/v1/audit?action=prediction.delete&per_page=10");
+  ASSERT_TRUE(audit && audit->status == 200);
+  std::vector<std::string> entries;
+  const json listed = Json(audit);  // the loop below must not range over a temporary's member
+  for (const auto& e : listed["items"])
+    entries.push_back(e["user"].get<std::string>() + " " + e["target_id"].get<std::string>() + " " +
+                      e["outcome"].get<std::string>());
+  EXPECT_NE(std::find(entries.begin(), entries.end(), "boss " + id + " success"), entries.end())
+      << ::testing::PrintToString(entries);
+  EXPECT_NE(std::find(entries.begin(), entries.end(), "boss " + id + " not_found"), entries.end())
+      << ::testing::PrintToString(entries);
+}
+
 TEST(AuthLegacyClients, TheOriginalsRoutesAnswerWithoutCredentialsOnlyToLegacyClients) {
   TempDir dir;
   const std::string url = "sqlite:" + (dir.path() / "results.db").string();
@@ -365,6 +396,11 @@ TEST(AuthOff, WithNoAccountsTheSessionRouteSaysSoAndTheOthersAre404) {
   EXPECT_EQ(open->status, 200) << "--no-accounts: open as before";
   EXPECT_NE(server.LogTail().find("event=accounts_off"), std::string::npos)
       << "--no-accounts must warn at start-up";
+  auto posted = UploadRaw(client, "/api/v1/predictions", ChestPng(43), "image/png");
+  ASSERT_TRUE(posted && posted->status == 201);
+  const std::string path = "/api/v1/predictions/" + Json(posted)["id"].get<std::string>();
+  EXPECT_TRUE(IsApiError(client.Delete(path.c_str()), 403, "forbidden"))
+      << "without accounts nobody may delete: it could not be audited";
 }
 
 TEST(AuthOn, AccountsAreOnByDefault) {

@@ -137,6 +137,17 @@ TEST(ModelReload, ABrokenModelIsRefusedAndTheOldOneKeepsServing) {
   fs::create_directory_symlink(VersionedCopy(dir.path() / "c", "7.1.0-c"), target);
   server.Signal(SIGHUP);
   EXPECT_TRUE(WaitForVersion(server, "7.1.0-c")) << server.LogTail();
+
+  // Both reloads are in the audit trail, done by the server itself.
+  auto audit = client.Get("/api/v1/audit?action=model.reload&per_page=10");
+  ASSERT_TRUE(audit && audit->status == 200) << Describe(audit);
+  std::vector<std::string> entries;
+  const json listed = Json(audit);  // the loop below must not range over a temporary's member
+  for (const auto& e : listed["items"])
+    entries.push_back(e["user"].get<std::string>() + " | " + e["target_id"].get<std::string>() +
+                      " | " + e["outcome"].get<std::string>());
+  EXPECT_EQ(entries, (std::vector<std::string>{"server | 7.1.0-a -> 7.1.0-c (SIGHUP) | success",
+                                               "server | 7.1.0-a kept (SIGHUP) | refused"}));
 }
 
 TEST(ModelReload, PublishRefusesToReplaceARealDirectory) {

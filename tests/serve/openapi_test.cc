@@ -262,6 +262,7 @@ const std::set<std::pair<std::string, std::string>> kContractRoutes = {
     {"GET", "/api/v1/users/{name}/tokens"},
     {"POST", "/api/v1/users/{name}/tokens"},
     {"DELETE", "/api/v1/tokens/{id}"},
+    {"DELETE", "/api/v1/predictions/{id}"},
     {"GET", "/api/v1/audit"},
 };
 
@@ -535,8 +536,9 @@ TEST_F(OpenApiServerTest, EveryOperationAnswersAStatusContentTypeAndBodyTheSpecD
   std::vector<Probe> probes;
   unsigned seed = 10;
   for (const auto& [method, path] : SpecOperations()) {
-    // The account routes need a server with --accounts and credentials: auth_api_test.cc.
-    if (IsAccountsPath(path)) continue;
+    // The account routes need users of their own, and a deletion would take the probes' study
+    // away: auth_api_test.cc covers both.
+    if (IsAccountsPath(path) || method == "DELETE") continue;
     const json& op = Spec()["paths"][path][method == "GET"    ? "get"
                                            : method == "POST" ? "post"
                                                               : "?"];

@@ -402,12 +402,42 @@ TYPED_TEST_P(StoreContract, AnswersPingAndDescribesItself) {
   EXPECT_FALSE(this->store_->Describe().empty());
 }
 
+TYPED_TEST_P(StoreContract, DeleteRemovesTheRecordFromEveryListAndLeavesTheOthers) {
+  for (const auto& [id, ms] : std::vector<std::pair<std::string, int>>{{"keep", 1}, {"gone", 2}}) {
+    PredictionRecord r = MakeRecord(id, ms);
+    r.owner = "ada";
+    r.dicom.accession_number = "ACC5";
+    ASSERT_NO_FATAL_FAILURE(this->Put(r));
+  }
+  ASSERT_TRUE(this->store_->Delete("gone"));
+  EXPECT_EQ(this->store_->Get("gone").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->GetPreview("gone").error().code, ErrorCode::kNotFound);
+  for (const ListQuery& query :
+       {ListQuery{.page = 1, .per_page = 10}, ListQuery{.page = 1, .per_page = 10, .owner = "ada"},
+        ListQuery{.page = 1, .per_page = 10, .accession_number = "ACC5"},
+        ListQuery{.page = 1, .per_page = 10, .accession_number = "ACC5", .owner = "ada"}}) {
+    auto page = this->store_->List(query);
+    ASSERT_TRUE(page) << page.error().ToString();
+    EXPECT_EQ(page->total, 1);
+    ASSERT_EQ(page->items.size(), 1u);
+    EXPECT_EQ(page->items[0].id, "keep");
+  }
+  auto kept = this->store_->Get("keep");
+  ASSERT_TRUE(kept) << kept.error().ToString();
+  EXPECT_EQ(kept->preview_jpeg, MakeRecord("keep", 1).preview_jpeg) << "the other record is whole";
+  auto again = this->store_->Delete("gone");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Delete("never").error().code, ErrorCode::kNotFound);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, KeepsEveryFieldIncludingThePreview,
                             KeepsARecordWithAnEmptyPreview, ListsNewestFirstWithTotal,
                             PagesBeyondTheEndAreEmpty, AnEmptyStoreListsNothing, RejectsBadPaging,
                             GetUnknownIdIsNotFound, RejectsDuplicateIds, RejectsAnEmptyId,
                             SurvivesReopening, IsSafeUnderConcurrentWriters,
                             ListsOnlyTheRecordsOfAnOwner, FiltersTheHistoryByAccessionNumber,
-                            LogsReceivedInstancesNewestFirst, AnswersPingAndDescribesItself);
+                            LogsReceivedInstancesNewestFirst, AnswersPingAndDescribesItself,
+                            DeleteRemovesTheRecordFromEveryListAndLeavesTheOthers);
 
 }  // namespace pneumo::store::testing
