@@ -44,11 +44,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -101,6 +103,36 @@ inline std::string RunPneumoCli(const std::vector<std::string>& args, int* exit_
 // ---------------------------------------------------------------------------------------------
 // The server process
 
+// Every file name a test uploaded (UploadMultipart, UploadRaw's ?filename=). Health data stays
+// out of the logs: each PneumoServer checks, when it stops for good, that its log names none.
+class UploadedNames {
+ public:
+  static void Add(const std::string& name) {
+    // Short generic names ("x.png") could match unrelated text; the tests' names are longer.
+    if (name.size() < 6) return;
+    std::lock_guard lock(Mu());
+    Names().insert(name);
+  }
+  // The uploaded names that occur in `log`.
+  static std::vector<std::string> FoundIn(const std::string& log) {
+    std::lock_guard lock(Mu());
+    std::vector<std::string> found;
+    for (const std::string& name : Names())
+      if (log.find(name) != std::string::npos) found.push_back(name);
+    return found;
+  }
+
+ private:
+  static std::mutex& Mu() {
+    static std::mutex mu;
+    return mu;
+  }
+  static std::set<std::string>& Names() {
+    static std::set<std::string> names;
+    return names;
+  }
+};
+
 // `pneumo serve` on 127.0.0.1 and a free port, logging to a file in its own temporary directory
 // (shown by LogTail() when something fails). Start() may be called again after Stop() or Kill():
 // the store URL and flags stay, the port is chosen afresh.
@@ -108,7 +140,13 @@ class PneumoServer {
  public:
   explicit PneumoServer(std::string store_url, std::vector<std::string> flags = {})
       : store_url_(std::move(store_url)), flags_(std::move(flags)) {}
-  ~PneumoServer() { Stop(); }
+  ~PneumoServer() {
+    Stop();
+    const auto named = UploadedNames::FoundIn(ReadFile(log_path()));
+    EXPECT_TRUE(named.empty()) << "the server's log names uploaded files (health data): "
+                               << ::testing::PrintToString(named) << "\n"
+                               << LogTail();
+  }
   PneumoServer(const PneumoServer&) = delete;
   PneumoServer& operator=(const PneumoServer&) = delete;
 
@@ -410,12 +448,15 @@ inline httplib::Result UploadMultipart(
     httplib::Client& client, const std::string& path, const std::string& bytes,
     const std::string& filename, const std::string& field = "file",
     const std::string& content_type = "application/octet-stream") {
+  UploadedNames::Add(filename);
   httplib::MultipartFormDataItems items = {{field, bytes, filename, content_type}};
   return client.Post(path.c_str(), items);
 }
 
 inline httplib::Result UploadRaw(httplib::Client& client, const std::string& path,
                                  const std::string& bytes, const std::string& content_type) {
+  if (const auto at = path.find("filename="); at != std::string::npos)
+    UploadedNames::Add(path.substr(at + 9, path.find('&', at) - at - 9));
   return client.Post(path.c_str(), bytes, content_type.c_str());
 }
 

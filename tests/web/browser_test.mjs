@@ -70,6 +70,7 @@ fs.mkdirSync(artifacts, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pneumo-web-'));
 let server = null;       // ChildProcess
 let serverLog = '';      // its stdout and stderr, shown when something fails
+let fullServerLog = '';  // all of it, scanned for uploaded file names
 let base = '';           // http://127.0.0.1:PORT
 
 function freePort() {
@@ -92,7 +93,7 @@ async function startServer() {
     'serve', '--listen', `127.0.0.1:${port}`, '--store', storeUrl,
     '--web-root', path.join(repo, 'web'),
   ], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (chunk) => { serverLog = (serverLog + chunk).slice(-20000); };
+  const keep = (chunk) => { serverLog = (serverLog + chunk).slice(-20000); fullServerLog += chunk; };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   let exited = null;
@@ -578,6 +579,13 @@ test('logging out ends the session; the doctor logs in and sees only their own h
 
 test('no console errors, no failed requests and nothing fetched from other hosts', () => {
   assert.deepEqual(problems, []);
+});
+
+test('the server log names no uploaded file (health data stays out of the logs)', () => {
+  for (const name of [xrayName, 'notes.jpg', 'chessboard_GRAY.png', 'paging-01.jpeg']) {
+    assert.equal(fullServerLog.includes(name), false, `the server log names ${name}`);
+  }
+  assert.ok(fullServerLog.includes('event=http_request'), 'the log was captured');
 });
 
 process.on('exit', (code) => {
