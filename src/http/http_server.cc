@@ -1,5 +1,6 @@
 #include "http/http_server.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <sys/socket.h>
 
@@ -27,6 +28,7 @@
 #include "core/thread_priority.h"
 #include "dicom/stow.h"
 #include "http/api_json.h"
+#include "http/csv.h"
 #include "http/embedded_files.h"
 #include "http/error_response.h"
 #include "http/request_id.h"
@@ -435,6 +437,7 @@ struct HttpServer::State {
   void ListCompatPredictions(Exchange& ex);
   void GetPrediction(Exchange& ex);
   void DeletePrediction(Exchange& ex);
+  void ExportPredictions(Exchange& ex);
   void GetImage(Exchange& ex);
   void GetHeatmap(Exchange& ex);
   void GetStructuredReport(Exchange& ex);
@@ -465,6 +468,13 @@ struct HttpServer::State {
   void ListAudit(Exchange& ex);
   // The account service, or a 404 "accounts are off" (then null).
   auth::AccountService* Accounts(Exchange& ex);
+  // The account service and who is asking, for the routes that act as someone; answers (404
+  // without accounts, 401 without a principal) and returns nothing otherwise.
+  struct Caller {
+    auth::AccountService& accounts;
+    const auth::Principal& who;
+  };
+  std::optional<Caller> SignedIn(Exchange& ex);
 
   void Predict(Exchange& ex, bool compat);
   // The record behind ex.req.matches[1] when the caller may see it; otherwise answers and
@@ -491,6 +501,8 @@ std::span<const HttpServer::State::Entry> HttpServer::State::Table() {
        &State::GetPrediction},
       {{"DELETE", "/api/v1/predictions/{id}", R"(/api/v1/predictions/([^/]+))", A::kAdmin, E::kApi},
        &State::DeletePrediction},
+      {{"GET", "/api/v1/predictions.csv", R"(/api/v1/predictions\.csv)", A::kAdmin, E::kApi},
+       &State::ExportPredictions},
       {{"GET", "/api/v1/predictions/{id}/image", R"(/api/v1/predictions/([^/]+)/image)",
         A::kSignedIn, E::kApi},
        &State::GetImage},
@@ -644,6 +656,47 @@ Result<store::PredictionPage> HttpServer::State::ListFor(const Exchange& ex,
                                                          store::ListQuery query) {
   if (ex.principal && ex.principal->role != auth::Role::kAdmin) query.owner = ex.principal->user;
   return service.store().List(query);
+}
+
+// The whole history (or one accession number's) as CSV, newest first: admins only, audited,
+// refused without accounts. The columns are the API's; patient attributes are not exported.
+void HttpServer::State::ExportPredictions(Exchange& ex) {
+  if (options.accounts == nullptr) {
+    return Send(ex,
+                RequestError(403, "forbidden",
+                             "the history export needs accounts: it is for admins and audited"));
+  }
+  const std::string accession = ex.req.get_param_value("accession");
+  std::string csv = CsvRow({"id", "created_at", "filename", "label", "probability", "threshold",
+                            "review", "review_reasons", "out_of_distribution", "model",
+                            "model_version", "owner", "accession_number", "study_instance_uid"});
+  constexpr int kPerPage = store::ResultStore::kMaxPerPage;
+  std::int64_t exported = 0;
+  for (int page = 1;; ++page) {
+    auto listed = ListFor(
+        ex, store::ListQuery{.page = page, .per_page = kPerPage, .accession_number = accession});
+    if (!listed) return Send(ex, listed.error());
+    for (const store::PredictionRecord& r : listed->items) {
+      const nlohmann::json shown = PredictionJson(r);
+      std::string reasons;
+      for (const auto& reason : shown["review_reasons"])
+        if (reason.is_string())
+          reasons += (reasons.empty() ? "" : "; ") + reason.get<std::string>();
+      csv +=
+          CsvRow({r.id, r.created_at, r.filename, r.label, fmt::format("{:.6f}", r.probability),
+                  fmt::format("{:.6f}", r.threshold), r.review ? "true" : "false", reasons,
+                  shown["out_of_distribution"].get<bool>() ? "true" : "false", r.model_name,
+                  r.model_version, r.owner, r.dicom.accession_number, r.dicom.study_instance_uid});
+    }
+    exported += static_cast<std::int64_t>(listed->items.size());
+    if (listed->items.empty() || exported >= listed->total) break;
+  }
+  if (!Audit(ex, "prediction.export", accession.empty() ? "all" : "accession " + accession,
+             "success")) {
+    return;
+  }
+  ex.res.set_header("Content-Disposition", "attachment; filename=\"pneumo-history.csv\"");
+  ex.res.set_content(csv, "text/csv; charset=utf-8");
 }
 
 // Admins only, and only with accounts on: a deletion is for good, so it must say who did it.
@@ -806,6 +859,16 @@ auth::AccountService* HttpServer::State::Accounts(Exchange& ex) {
   return options.accounts;
 }
 
+std::optional<HttpServer::State::Caller> HttpServer::State::SignedIn(Exchange& ex) {
+  auth::AccountService* accounts = Accounts(ex);
+  if (accounts == nullptr) return std::nullopt;
+  if (!ex.principal) {
+    Send(ex, Error{ErrorCode::kUnauthenticated, "this needs a session or an API token"});
+    return std::nullopt;
+  }
+  return Caller{*accounts, *ex.principal};
+}
+
 void HttpServer::State::Login(Exchange& ex) {
   auto* accounts = Accounts(ex);
   if (!accounts) return;
@@ -841,7 +904,7 @@ void HttpServer::State::GetSession(Exchange& ex) {
   nlohmann::json body;
   if (decision->session) {
     body = SessionJson(*decision->session);
-  } else {
+  } else if (decision->principal) {
     body = {{"user", decision->principal->user},
             {"role", std::string(auth::RoleName(decision->principal->role))},
             {"via", "token"}};
@@ -862,15 +925,16 @@ void HttpServer::State::Logout(Exchange& ex) {
 }
 
 void HttpServer::State::ChangePassword(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
   auto body = JsonBody(ex.req, /*empty_allowed=*/false);
   if (!body) return Send(ex, body.error());
   auto old_password = StringField(*body, "old_password");
   auto new_password = StringField(*body, "new_password");
   if (!old_password) return Send(ex, old_password.error());
   if (!new_password) return Send(ex, new_password.error());
-  auto session = accounts->ChangePassword(*ex.principal, *old_password, *new_password, ex.Info());
+  auto session = accounts->ChangePassword(caller->who, *old_password, *new_password, ex.Info());
   if (!session) return Send(ex, session.error());
   ex.res.set_header("Set-Cookie", SessionCookieHeader(*session, accounts->NowMs(),
                                                       OverTls(ex.req, options.access)));
@@ -879,9 +943,10 @@ void HttpServer::State::ChangePassword(Exchange& ex) {
 }
 
 void HttpServer::State::ListUsers(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
-  auto users = accounts->ListUsers(*ex.principal);
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
+  auto users = accounts->ListUsers(caller->who);
   if (!users) return Send(ex, users.error());
   nlohmann::json items = nlohmann::json::array();
   for (const auto& u : *users) items.push_back(UserJson(u));
@@ -889,8 +954,9 @@ void HttpServer::State::ListUsers(Exchange& ex) {
 }
 
 void HttpServer::State::CreateUser(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
   auto body = JsonBody(ex.req, /*empty_allowed=*/false);
   if (!body) return Send(ex, body.error());
   auto name = StringField(*body, "name");
@@ -899,7 +965,7 @@ void HttpServer::State::CreateUser(Exchange& ex) {
   if (!role_name) return Send(ex, role_name.error());
   auto role = auth::ParseRole(*role_name);
   if (!role) return Send(ex, role.error());
-  auto otp = accounts->CreateUser(*ex.principal, *name, *role, ex.Info());
+  auto otp = accounts->CreateUser(caller->who, *name, *role, ex.Info());
   if (!otp) return Send(ex, otp.error());
   ex.res.set_header("Location", "/api/v1/users/" + otp->user);
   ex.res.set_header("Cache-Control", "no-store");
@@ -910,28 +976,31 @@ void HttpServer::State::CreateUser(Exchange& ex) {
 }
 
 void HttpServer::State::DisableUser(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
   const std::string name = ex.req.matches[1];
-  if (auto done = accounts->DisableUser(*ex.principal, name, ex.Info()); !done) {
+  if (auto done = accounts->DisableUser(caller->who, name, ex.Info()); !done) {
     return Send(ex, done.error());
   }
   SendJson(ex.res, 200, {{"name", name}, {"disabled", true}});
 }
 
 void HttpServer::State::ResetPassword(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
-  auto otp = accounts->ResetPassword(*ex.principal, std::string(ex.req.matches[1]), ex.Info());
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
+  auto otp = accounts->ResetPassword(caller->who, std::string(ex.req.matches[1]), ex.Info());
   if (!otp) return Send(ex, otp.error());
   ex.res.set_header("Cache-Control", "no-store");
   SendJson(ex.res, 200, {{"name", otp->user}, {"one_time_password", otp->password}});
 }
 
 void HttpServer::State::ListTokens(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
-  auto tokens = accounts->ListTokens(*ex.principal, std::string(ex.req.matches[1]));
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
+  auto tokens = accounts->ListTokens(caller->who, std::string(ex.req.matches[1]));
   if (!tokens) return Send(ex, tokens.error());
   nlohmann::json items = nlohmann::json::array();
   for (const auto& t : *tokens) items.push_back(TokenJson(t));
@@ -939,8 +1008,9 @@ void HttpServer::State::ListTokens(Exchange& ex) {
 }
 
 void HttpServer::State::CreateToken(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
   auto body = JsonBody(ex.req, /*empty_allowed=*/true);
   if (!body) return Send(ex, body.error());
   auto label = StringField(*body, "label");
@@ -954,7 +1024,7 @@ void HttpServer::State::CreateToken(Exchange& ex) {
     days = requested < 1 || requested > 100'000 ? -1 : static_cast<int>(requested);
   }
   auto made =
-      accounts->CreateToken(*ex.principal, std::string(ex.req.matches[1]), *label, days, ex.Info());
+      accounts->CreateToken(caller->who, std::string(ex.req.matches[1]), *label, days, ex.Info());
   if (!made) return Send(ex, made.error());
   nlohmann::json out = TokenJson(made->info);
   out["token"] = made->token;
@@ -963,9 +1033,10 @@ void HttpServer::State::CreateToken(Exchange& ex) {
 }
 
 void HttpServer::State::RevokeToken(Exchange& ex) {
-  auto* accounts = Accounts(ex);
-  if (!accounts) return;
-  if (auto done = accounts->RevokeToken(*ex.principal, std::string(ex.req.matches[1]), ex.Info());
+  auto caller = SignedIn(ex);
+  if (!caller) return;
+  auth::AccountService* accounts = &caller->accounts;
+  if (auto done = accounts->RevokeToken(caller->who, std::string(ex.req.matches[1]), ex.Info());
       !done) {
     return Send(ex, done.error());
   }

@@ -130,6 +130,35 @@ int BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
   return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
+// Binds values to a statement's parameters 1, 2, 3... in order; after the first failure it binds
+// nothing more and rc() names it.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Binder& Text(std::string_view text) { return Bind(BindText(stmt_, next_, text)); }
+  Binder& Double(double value) { return Bind(sqlite3_bind_double(stmt_, next_, value)); }
+  Binder& Int64(std::int64_t value) { return Bind(sqlite3_bind_int64(stmt_, next_, value)); }
+  Binder& Blob(const std::vector<std::uint8_t>& bytes) {
+    return Bind(sqlite3_bind_blob64(stmt_, next_,
+                                    bytes.empty() ? "" : static_cast<const void*>(bytes.data()),
+                                    bytes.size(), SQLITE_TRANSIENT));
+  }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  int rc() const { return rc_; }
+
+ private:
+  Binder& Bind(int rc) {
+    if (ok()) {
+      rc_ = rc;
+      next_ += 1;
+    }
+    return *this;
+  }
+  sqlite3_stmt* stmt_;
+  int next_ = 1;
+  int rc_ = SQLITE_OK;
+};
+
 }  // namespace
 
 void SqliteStore::StatementDeleter::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -281,28 +310,15 @@ Result<void> SqliteStore::Put(const PredictionRecord& r) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = insert_.get();
   ResetOnExit reset(stmt);
-  int rc = SQLITE_OK;
-  int i = 0;
-  auto ok = [&](int bind_rc) { return (rc = bind_rc) == SQLITE_OK; };
-  const bool bound =
-      ok(BindText(stmt, ++i, r.id)) && ok(BindText(stmt, ++i, r.filename)) &&
-      ok(BindText(stmt, ++i, r.label)) && ok(sqlite3_bind_double(stmt, ++i, r.probability)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.threshold)) &&
-      ok(sqlite3_bind_int(stmt, ++i, r.review ? 1 : 0)) && ok(BindText(stmt, ++i, r.model_name)) &&
-      ok(BindText(stmt, ++i, r.model_version)) && ok(BindText(stmt, ++i, r.sha256)) &&
-      ok(BindText(stmt, ++i, r.created_at)) && ok(sqlite3_bind_int64(stmt, ++i, r.created_at_ms)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.decode_ms)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.queue_ms)) &&
-      ok(sqlite3_bind_double(stmt, ++i, r.inference_ms)) &&
-      ok(BindText(stmt, ++i, r.details_json)) && ok(BindText(stmt, ++i, r.owner)) &&
-      std::all_of(
-          kDicomFields.begin(), kDicomFields.end(),
-          [&](const auto& field) { return ok(BindText(stmt, ++i, r.dicom.*field.second)); }) &&
-      ok(sqlite3_bind_blob64(stmt, ++i,
-                             r.preview_jpeg.empty() ? "" : (const void*)r.preview_jpeg.data(),
-                             r.preview_jpeg.size(), SQLITE_TRANSIENT));
-  if (!bound) return std::unexpected(SqlError(rc, "binding the prediction"));
-  rc = sqlite3_step(stmt);
+  Binder bind(stmt);
+  bind.Text(r.id).Text(r.filename).Text(r.label).Double(r.probability).Double(r.threshold);
+  bind.Int64(r.review ? 1 : 0).Text(r.model_name).Text(r.model_version).Text(r.sha256);
+  bind.Text(r.created_at).Int64(r.created_at_ms).Double(r.decode_ms).Double(r.queue_ms);
+  bind.Double(r.inference_ms).Text(r.details_json).Text(r.owner);
+  for (const auto& field : kDicomFields) bind.Text(r.dicom.*field.second);
+  bind.Blob(r.preview_jpeg);
+  if (!bind.ok()) return std::unexpected(SqlError(bind.rc(), "binding the prediction"));
+  const int rc = sqlite3_step(stmt);
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
     return Fail(ErrorCode::kInvalidArgument,
                 "a prediction with id '" + r.id + "' is already stored");
@@ -438,17 +454,16 @@ Result<void> SqliteStore::LogReceived(const ReceivedInstance& r) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* stmt = log_received_.get();
   ResetOnExit reset(stmt);
-  int rc = SQLITE_OK, i = 0;
-  auto ok = [&](int bind_rc) { return (rc = bind_rc) == SQLITE_OK; };
-  bool bound = ok(sqlite3_bind_int64(stmt, ++i, r.received_at_ms));
+  Binder bind(stmt);
+  bind.Int64(r.received_at_ms);
   for (const std::string* text :
        {&r.received_at, &r.source, &r.study_instance_uid, &r.series_instance_uid,
         &r.sop_instance_uid, &r.sop_class_uid, &r.accession_number, &r.modality, &r.outcome,
         &r.reason, &r.prediction_id}) {
-    bound = bound && ok(BindText(stmt, ++i, *text));
+    bind.Text(*text);
   }
-  if (!bound) return std::unexpected(SqlError(rc, "binding the received instance"));
-  rc = sqlite3_step(stmt);
+  if (!bind.ok()) return std::unexpected(SqlError(bind.rc(), "binding the received instance"));
+  const int rc = sqlite3_step(stmt);
   if (rc != SQLITE_DONE) return std::unexpected(SqlError(rc, "logging a received instance"));
   return {};
 }

@@ -365,6 +365,37 @@ TEST_F(AuthApiTest, OnlyAnAdminDeletesAStudyAndTheDeletionIsAudited) {
       << ::testing::PrintToString(entries);
 }
 
+TEST_F(AuthApiTest, OnlyAnAdminExportsTheHistoryAsCsvAndTheExportIsAudited) {
+  auto client = As("bob");
+  auto posted = UploadMultipart(client, "/api/v1/predictions", ChestPng(44), "=cmd,quoted.png");
+  ASSERT_TRUE(posted && posted->status == 201) << Describe(posted);
+  const std::string id = Json(posted)["id"];
+  EXPECT_TRUE(IsApiError(As("bob").Get("/api/v1/predictions.csv"), 403, "forbidden"));
+  auto csv = As("boss").Get("/api/v1/predictions.csv");
+  ASSERT_TRUE(csv);
+  ASSERT_EQ(csv->status, 200) << csv->body;
+  EXPECT_EQ(MediaType(csv->get_header_value("Content-Type")), "text/csv");
+  EXPECT_NE(csv->get_header_value("Content-Disposition").find("attachment"), std::string::npos);
+  EXPECT_TRUE(csv->body.starts_with("id,created_at,filename,label,probability,threshold,"))
+      << csv->body.substr(0, 200);
+  const std::string row = csv->body.substr(csv->body.find("\r\n" + id) + 2);
+  EXPECT_TRUE(row.starts_with(id + ",")) << row.substr(0, 200);
+  EXPECT_NE(row.find(",\"'=cmd,quoted.png\","), std::string::npos)
+      << "the name is quoted and defused: " << row.substr(0, 200);
+  EXPECT_NE(row.find(",bob,"), std::string::npos) << row.substr(0, 200);
+  std::size_t rows = 0;
+  for (std::size_t at = 0; (at = csv->body.find("\r\n", at)) != std::string::npos; at += 2) ++rows;
+  auto page = As("boss").Get("/api/v1/predictions?per_page=1");
+  ASSERT_TRUE(page && page->status == 200);
+  EXPECT_EQ(rows, Json(page)["total"].get<std::size_t>() + 1) << "a header and one row each";
+  auto audit = As("boss").Get("/api/v1/audit?action=prediction.export&per_page=5");
+  ASSERT_TRUE(audit && audit->status == 200);
+  const json listed = Json(audit);
+  ASSERT_FALSE(listed["items"].empty());
+  EXPECT_EQ(listed["items"][0]["user"], "boss");
+  EXPECT_EQ(listed["items"][0]["target_id"], "all");
+}
+
 TEST(AuthLegacyClients, TheOriginalsRoutesAnswerWithoutCredentialsOnlyToLegacyClients) {
   TempDir dir;
   const std::string url = "sqlite:" + (dir.path() / "results.db").string();

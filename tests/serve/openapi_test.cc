@@ -263,6 +263,7 @@ const std::set<std::pair<std::string, std::string>> kContractRoutes = {
     {"POST", "/api/v1/users/{name}/tokens"},
     {"DELETE", "/api/v1/tokens/{id}"},
     {"DELETE", "/api/v1/predictions/{id}"},
+    {"GET", "/api/v1/predictions.csv"},
     {"GET", "/api/v1/audit"},
 };
 
