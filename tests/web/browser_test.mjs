@@ -10,7 +10,8 @@
 //
 // Exit status: 0 passed, 1 failed, 77 not run (../shared/data/chest_xray absent).
 // Screenshots (full page) go to the artifacts folder: ui-result.png, ui-result-tablet.png,
-// ui-history.png, ui-model.png, ui-upload-error.png.
+// ui-history.png, ui-model.png, ui-upload-error.png, ui-login.png, ui-admin.png; the printed report
+// as ui-report.pdf.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -416,6 +417,34 @@ test('history lists the upload and opens its detail view', async (t) => {
   assert.equal((await page.textContent('#result-label')).trim(), uploaded.label);
   assert.equal(await page.getAttribute('#result', 'data-id'), uploaded.id);
   await checkPage('history detail');
+});
+
+test('the detail page prints a report with the X-ray, the heatmap, the verdict and the disclaimer', async (t) => {
+  if (!uploaded) return t.skip('needs the upload of the first test');
+  await page.goto(`${base}/#/history/${uploaded.id}`);
+  await page.waitForSelector('#print-report');
+  // Printing is the browser's dialog: stub it, click, and check what the stylesheet prints.
+  await page.evaluate(() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; });
+  await page.click('#print-report');
+  await page.waitForFunction(() => window.__printed === 1);
+  await page.emulateMedia({ media: 'print' });
+  const shown = await page.evaluate(() => {
+    const visible = (sel) => { const e = document.querySelector(sel); return !!e && getComputedStyle(e).display !== 'none' && e.getClientRects().length > 0; };
+    const heat = document.querySelector('#print-heatmap');
+    return {
+      nav: visible('.site-nav'), button: visible('#print-report'), toggle: visible('#heatmap-toggle'),
+      xray: visible('#result-image'), heatmap: visible('#print-heatmap') && heat.complete && heat.naturalWidth > 0,
+      heatmapSrc: heat?.getAttribute('src'), verdict: visible('#result-label'), probability: visible('#result-probability'),
+      model: visible('#result-model'), disclaimer: visible('#decision-note'),
+    };
+  });
+  assert.deepEqual(shown, { nav: false, button: false, toggle: false, xray: true, heatmap: true,
+                            heatmapSrc: uploaded.links.heatmap, verdict: true, probability: true,
+                            model: true, disclaimer: true });
+  await page.pdf({ path: path.join(artifacts, 'ui-report.pdf'), format: 'A4', printBackground: true });
+  assert.ok(fs.statSync(path.join(artifacts, 'ui-report.pdf')).size > 10000, 'a PDF of the report');
+  await page.emulateMedia({ media: 'screen' });
+  assert.equal(await page.isVisible('#print-heatmap'), false, 'on screen the print-only heatmap is hidden');
 });
 
 test('the model page shows the threshold, validation and limits', async () => {

@@ -111,6 +111,32 @@ export function mountList(main, params) {
   return { title: page > 1 ? `History, page ${page}` : 'History' };
 }
 
+// The report a doctor keeps: the page's print stylesheet shows the X-ray and its heatmap side by
+// side with the verdict; the heatmap is fetched first, so the printout never lacks it.
+function printHeatmap(prediction) {
+  return h('figure', { class: 'print-only print-heatmap' },
+    h('img', { id: 'print-heatmap', alt: `Heatmap over the X-ray of ${prediction.filename || 'the upload'}` }),
+    h('figcaption', {}, 'Heatmap (Grad-CAM): red marks where the model’s evidence for pneumonia is strongest. '
+      + 'It shows where the model looked, not a finding.'));
+}
+
+function printButton(prediction) {
+  const button = h('button', { type: 'button', class: 'button screen-only', id: 'print-report',
+                               'data-testid': 'print-report' }, 'Print report');
+  button.addEventListener('click', async () => {
+    const img = document.getElementById('print-heatmap');
+    if (img && prediction.links?.heatmap && !img.getAttribute('src')) {
+      button.disabled = true;
+      const loaded = new Promise((resolve) => { img.onload = resolve; img.onerror = resolve; });
+      img.src = prediction.links.heatmap;
+      await loaded;
+      button.disabled = false;
+    }
+    window.print();
+  });
+  return h('p', { class: 'detail__actions' }, button);
+}
+
 export function mountDetail(main, id) {
   const slot = h('div', { class: 'detail__body' }, h('p', { class: 'lead' }, 'Loading…'));
   main.append(h('section', { class: 'page page--detail', 'aria-labelledby': 'detail-heading' },
@@ -120,7 +146,7 @@ export function mountDetail(main, id) {
 
   getPrediction(id).then((prediction) => {
     if (!slot.isConnected) return;
-    replaceChildren(slot, renderResult(prediction));
+    replaceChildren(slot, printButton(prediction), renderResult(prediction), printHeatmap(prediction));
   }).catch((err) => {
     if (!slot.isConnected) return;
     replaceChildren(slot, h('p', { class: 'lead' }, 'This prediction could not be shown.'));
