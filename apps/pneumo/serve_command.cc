@@ -295,8 +295,7 @@ int Serve(const ServeArgs& args) {
   }
   auto dicom = StartDicom(args.dicom, **service, registry, args.data_dir);
   if (!dicom) return fail(dicom.error().ToString());
-  auto server =
-      http::HttpServer::Start(**service, registry, std::move(http_options), (*dicom)->node.get());
+  auto server = http::HttpServer::Start(**service, registry, http_options, (*dicom)->node.get());
   if (!server) return fail(server.error().ToString());
   const auto& card = (*service)->card();
   std::printf("pneumo serve: http://%s:%d/ (model %s %s, store %s)\n", address->first.c_str(),

@@ -230,7 +230,10 @@ Result<Session> AccountService::AuthenticateSession(std::string_view session_id)
   const std::int64_t idle_end =
       std::min(record->expires_at_ms, record->last_seen_ms + options_.session_idle.count());
   if (now >= idle_end) {
-    (void)accounts_.DeleteSession(id_hash);
+    // Expired either way; a session that could not be deleted is refused again next time.
+    if (auto deleted = accounts_.DeleteSession(id_hash); !deleted) {
+      spdlog::warn("event=session_delete_failed error=\"{}\"", deleted.error().message);
+    }
     return Unauthenticated("the session has expired; log in again");
   }
   auto user = accounts_.GetUser(record->user);

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -29,9 +30,10 @@ template <typename Fn>
   std::atomic<std::size_t> next{begin};
   std::mutex failure_mu;
   std::optional<Error> failure;  // GUARDED_BY(failure_mu): the first exception's
-  auto fail = [&](std::string what) {
+  auto fail = [&](std::string_view what) {
     std::lock_guard lock(failure_mu);
-    if (!failure) failure = Error{ErrorCode::kInternal, "a worker thread failed: " + what};
+    if (!failure)
+      failure = Error{ErrorCode::kInternal, "a worker thread failed: " + std::string(what)};
     next = end;  // no new indices are claimed
   };
   auto work = [&] {

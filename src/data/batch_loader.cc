@@ -86,7 +86,8 @@ Result<std::optional<Batch>> BatchLoader::Next() {
   if (failure_) return std::unexpected(*failure_);
   if (workers_.empty() || next_to_return_ >= batches_per_epoch()) return std::nullopt;
   cv_.wait(lock, [&] { return failure_ || ready_.contains(next_to_return_); });
-  if (!ready_.contains(next_to_return_)) return std::unexpected(*failure_);
+  if (!ready_.contains(next_to_return_))
+    return std::unexpected(failure_.value_or(Error{ErrorCode::kInternal, "the loader stopped"}));
   auto node = ready_.extract(next_to_return_++);
   lock.unlock();
   cv_.notify_all();

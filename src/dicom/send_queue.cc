@@ -140,10 +140,10 @@ Result<void> SendInstance(const Destination& destination, std::span<const std::u
   const DcmXfer original(dataset->getOriginalXfer());
   if (original.getXfer() != EXS_Unknown && original.getXfer() != EXS_LittleEndianExplicit &&
       original.getXfer() != EXS_LittleEndianImplicit) {
-    syntaxes.push_back(original.getXferID());
+    syntaxes.emplace_back(original.getXferID());
   }
-  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
   scu.addPresentationContext(sop_class, syntaxes);
   if (OFCondition ok = scu.initNetwork(); ok.bad())
     return Fail(ErrorCode::kUnavailable, "DICOM network set-up failed: " + std::string(ok.text()));
@@ -221,7 +221,7 @@ Result<std::unique_ptr<SendQueue>> SendQueue::Open(fs::path spool, Destination d
   std::unique_ptr<SendQueue> queue(
       new SendQueue(std::move(spool), std::move(destination), std::move(options), registry));
   if (auto loaded = queue->Load(); !loaded) return std::unexpected(loaded.error());
-  queue->worker_ = std::jthread([q = queue.get()](std::stop_token stop) { q->Run(stop); });
+  queue->worker_ = std::jthread([q = queue.get()](const std::stop_token& stop) { q->Run(stop); });
   return queue;
 }
 
@@ -300,6 +300,7 @@ std::vector<SendState> SendQueue::ForPrediction(std::string_view prediction_id) 
 std::vector<SendState> SendQueue::List() const {
   std::lock_guard lock(mu_);
   std::vector<SendState> all;
+  all.reserve(states_.size());
   for (const auto& [id, state] : states_) all.push_back(state);
   std::ranges::sort(all, [](const SendState& a, const SendState& b) {
     return a.queued_at_ms != b.queued_at_ms ? a.queued_at_ms > b.queued_at_ms : a.id > b.id;
@@ -327,7 +328,7 @@ void SendQueue::Stop() {
   }
 }
 
-void SendQueue::Run(std::stop_token stop) {
+void SendQueue::Run(const std::stop_token& stop) {
   std::unique_lock lock(mu_);
   while (!stop.stop_requested()) {
     // The pending entry due first (oldest queued among those due now).

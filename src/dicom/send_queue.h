@@ -109,7 +109,7 @@ class SendQueue {
   SendQueue(std::filesystem::path spool, Destination destination, SendOptions options,
             metrics::Registry& registry);
   Result<void> Load();
-  void Run(std::stop_token stop);
+  void Run(const std::stop_token& stop);
   void Attempt(const std::string& id);
   Result<void> WriteState(const std::filesystem::path& dir, const SendState& state);
   std::chrono::milliseconds Backoff(int attempts) const;

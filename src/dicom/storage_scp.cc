@@ -36,7 +36,7 @@ const OFList<OFString>& StorageSyntaxes() {
           UID_JPEGProcess14SV1TransferSyntax, UID_JPEGProcess14TransferSyntax,
           UID_JPEGLSLosslessTransferSyntax, UID_JPEGLSLossyTransferSyntax,
           UID_RLELosslessTransferSyntax}) {
-      list.push_back(uid);
+      list.emplace_back(uid);
     }
     return list;
   }();
@@ -215,8 +215,8 @@ Result<std::unique_ptr<StorageScp>> StorageScp::Start(const ScpOptions& options,
   config.setConnectionTimeout(1);
   config.setHostLookupEnabled(OFFalse);
   OFList<OFString> verification_syntaxes;
-  verification_syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  verification_syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  verification_syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
+  verification_syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
   if (OFCondition ok = config.addPresentationContext(UID_VerificationSOPClass,
                                                      verification_syntaxes, ASC_SC_ROLE_DEFAULT);
       ok.bad()) {

@@ -66,10 +66,10 @@ Result<NetworkList> NetworkList::Parse(std::string_view text) {
     const auto comma = text.find(',');
     const std::string_view item = Trim(text.substr(0, comma));
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-    const auto bad = [&](std::string why) {
+    const auto bad = [&](std::string_view why) {
       return Fail(ErrorCode::kInvalidArgument,
                   "network '" + std::string(item.substr(0, 64)) +
-                      "' is not CIDR (e.g. 10.0.0.0/8 or ::1/128): " + why);
+                      "' is not CIDR (e.g. 10.0.0.0/8 or ::1/128): " + std::string(why));
     };
     if (item.empty()) return bad("empty entry");
     const auto slash = item.find('/');

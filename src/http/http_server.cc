@@ -902,11 +902,13 @@ void HttpServer::State::GetSession(Exchange& ex) {
   }
   if (!decision) return Send(ex, decision.error());
   nlohmann::json body;
-  if (decision->session) {
-    body = SessionJson(*decision->session);
-  } else if (decision->principal) {
-    body = {{"user", decision->principal->user},
-            {"role", std::string(auth::RoleName(decision->principal->role))},
+  const std::optional<auth::Session>& session = decision->session;
+  const std::optional<auth::Principal>& principal = decision->principal;
+  if (session) {
+    body = SessionJson(*session);
+  } else if (principal) {
+    body = {{"user", principal->user},
+            {"role", std::string(auth::RoleName(principal->role))},
             {"via", "token"}};
   }
   body["accounts"] = true;

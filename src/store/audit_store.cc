@@ -19,9 +19,11 @@ void AppendField(std::string& out, std::string_view field) {
 bool TakeField(std::string_view& text, std::string& out) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon > 12) return false;
+  const std::string digits(text.substr(0, colon));  // at most 12 characters
   std::size_t length = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + colon, length);
-  if (ec != std::errc() || end != text.data() + colon || length > text.size() - colon - 1) {
+  auto [end, ec] = std::from_chars(digits.c_str(), digits.c_str() + digits.size(), length);
+  if (ec != std::errc() || end != digits.c_str() + digits.size() ||
+      length > text.size() - colon - 1) {
     return false;
   }
   out.assign(text.substr(colon + 1, length));

@@ -114,6 +114,7 @@ Result<std::vector<std::string>> Members(RedisConnection& redis, const std::stri
   auto reply = redis.Command({"SMEMBERS", key}, "reading a set");
   if (!reply) return std::unexpected(reply.error());
   std::vector<std::string> members;
+  members.reserve(ReplyElements(reply->get()));
   for (std::size_t i = 0; i < ReplyElements(reply->get()); ++i) {
     members.emplace_back(ReplyText(ReplyElement(reply->get(), i)));
   }

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <mutex>
+#include <tuple>
 
 #include "store/internal/backends.h"
 #include "store/internal/sqlite_db.h"
@@ -413,7 +414,8 @@ class SqliteAuditStore final : public AuditStore {
     }
     struct EndRead {
       SqliteDb& db;
-      ~EndRead() { (void)db.Exec("COMMIT", "ending a read"); }
+      // Ends a read-only transaction: nothing was written that a failed COMMIT could lose.
+      ~EndRead() { std::ignore = db.Exec("COMMIT", "ending a read"); }
     } end_read{*db_};
     AuditPage result{.page = page, .per_page = per_page};
     auto count = db_->Prepare("SELECT COUNT(*) FROM audit_log" + where);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <system_error>
+#include <tuple>
 
 namespace pneumo::store::internal {
 
@@ -100,7 +101,9 @@ Result<void> SqliteDb::Run(SqliteStatement& stmt, std::string_view operation) {
 int SqliteDb::Changes() const { return sqlite3_changes(db_); }
 
 SqliteTransaction::~SqliteTransaction() {
-  if (open_) (void)db_.Exec("ROLLBACK", "rolling back");
+  // A failed ROLLBACK leaves nothing to do here: SQLite rolls the transaction back itself when
+  // the connection closes or the next BEGIN fails.
+  if (open_) std::ignore = db_.Exec("ROLLBACK", "rolling back");
 }
 
 Result<void> SqliteTransaction::Begin() {
