@@ -31,6 +31,7 @@
 #include "http/csv.h"
 #include "http/embedded_files.h"
 #include "http/error_response.h"
+#include "http/json_body.h"
 #include "http/request_id.h"
 #include "image/decode.h"
 #include "metrics/process_metrics.h"
@@ -138,11 +139,7 @@ nlohmann::json TokenJson(const auth::TokenInfo& t) {
 // The JSON object of a request body; an HttpError when it is not one.
 std::expected<nlohmann::json, HttpError> JsonBody(const Request& req, bool empty_allowed) {
   if (req.body.empty() && empty_allowed) return nlohmann::json::object();
-  auto body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object()) {
-    return std::unexpected(RequestError(400, "bad_request", "the body must be a JSON object"));
-  }
-  return body;
+  return ParseJsonObject(req.body);
 }
 
 // body[key] as a string ("" when absent); an HttpError when present but not a string.
@@ -289,10 +286,15 @@ std::expected<Upload, HttpError> ReadUpload(const Request& req, Response& res,
   Upload upload;
   bool multipart_file = false;  // a part named "file" was seen
   bool read = false;
+  // An upload needs one part; a few more (a browser's other form fields) are harmless. Thousands
+  // of tiny parts would only cost the server work.
+  constexpr int kMaxParts = 16;
+  int parts = 0;
   if (req.is_multipart_form_data()) {
     bool in_file = false;
     read = reader(
         [&](const httplib::MultipartFormData& part) {
+          if (++parts > kMaxParts) return false;
           in_file = part.name == "file" && !multipart_file;  // the first "file" part counts
           if (in_file) {
             multipart_file = true;
@@ -316,6 +318,12 @@ std::expected<Upload, HttpError> ReadUpload(const Request& req, Response& res,
     return std::unexpected(
         RequestError(413, "payload_too_large",
                      "the upload is larger than the limit of " + std::to_string(limit) + " bytes"));
+  }
+  if (parts > kMaxParts) {
+    return std::unexpected(RequestError(400, "bad_request",
+                                        "the multipart body has more than " +
+                                            std::to_string(kMaxParts) +
+                                            " parts; send one: 'file'"));
   }
   const std::string no_body = "the request has no body; send the image as multipart field 'file'";
   if (!read && received == 0) return std::unexpected(RequestError(400, "empty_body", no_body));

@@ -223,6 +223,14 @@ std::vector<BadRequest> BadRequests() {
          httplib::MultipartFormDataItems items = {{"comment", "hello", "", ""}};
          return From(c.Post(kPredictions.c_str(), items));
        }},
+      // 400 bad_request: thousands of tiny parts cost the server work for nothing
+      {"MultipartWithAThousandParts", 400, "bad_request",
+       [=](PneumoServer& s) {
+         auto c = s.Client();
+         httplib::MultipartFormDataItems items(1000, {"note", "x", "", ""});
+         items.push_back({"file", png, "chest.png", "image/png"});
+         return From(c.Post(kPredictions.c_str(), items));
+       }},
       {"CompatMultipartWithoutFile", 400, "compat:No file uploaded",
        multipart("/predict", png, "chest.png", "upload")},
       // 400 "No file selected": a form whose file input was left empty, as a browser sends it
