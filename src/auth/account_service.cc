@@ -216,6 +216,16 @@ Result<Session> AccountService::Login(std::string_view name, std::string_view pa
   return session;
 }
 
+Result<store::UserRecord> AccountService::ActiveUser(std::string_view name) {
+  auto user = accounts_.GetUser(name);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound) return Unauthenticated("no such account");
+    return std::unexpected(user.error());
+  }
+  if (user->disabled) return Unauthenticated("this account is disabled");
+  return user;
+}
+
 Result<Session> AccountService::AuthenticateSession(std::string_view session_id) {
   if (session_id.size() != 64 || !IsHex(session_id)) return Unauthenticated("not logged in");
   const std::string id_hash = HashSecret(session_id);
@@ -236,12 +246,8 @@ Result<Session> AccountService::AuthenticateSession(std::string_view session_id)
     }
     return Unauthenticated("the session has expired; log in again");
   }
-  auto user = accounts_.GetUser(record->user);
-  if (!user) {
-    if (user.error().code == ErrorCode::kNotFound) return Unauthenticated("no such account");
-    return std::unexpected(user.error());
-  }
-  if (user->disabled) return Unauthenticated("this account is disabled");
+  auto user = ActiveUser(record->user);
+  if (!user) return std::unexpected(user.error());
   Session session;
   session.csrf_token = record->csrf_token;
   session.expires_at_ms = record->expires_at_ms;
@@ -341,12 +347,8 @@ Result<Principal> AccountService::AuthenticateToken(std::string_view token) {
   }
   if (record->revoked) return Unauthenticated("this API token was revoked");
   if (record->expires_at_ms <= NowMs()) return Unauthenticated("this API token has expired");
-  auto user = accounts_.GetUser(record->user);
-  if (!user) {
-    if (user.error().code == ErrorCode::kNotFound) return Unauthenticated("no such account");
-    return std::unexpected(user.error());
-  }
-  if (user->disabled) return Unauthenticated("this account is disabled");
+  auto user = ActiveUser(record->user);
+  if (!user) return std::unexpected(user.error());
   return Principal{.user = user->name,
                    .role = InfoOf(*user).role,
                    .via = Principal::Via::kToken,

@@ -163,6 +163,8 @@ class AccountService {
  private:
   Result<void> RequireAdmin(const Principal& actor) const;
   Result<Session> StartSession(const store::UserRecord& user);
+  // The account a session or token acts for: kUnauthenticated when it is gone or disabled.
+  Result<store::UserRecord> ActiveUser(std::string_view name);
   // Records for actions done by `actor`; logs (does not return) a failure to write.
   void Audit(const Principal* actor, std::string_view user_if_none, std::string_view action,
              std::string_view target, const RequestInfo& request, std::string_view outcome);
