@@ -7,6 +7,8 @@
 #include <optional>
 #include <system_error>
 
+#include "store/internal/sqlite_db.h"
+
 namespace pneumo::store {
 namespace {
 
@@ -164,32 +166,16 @@ class Binder {
 void SqliteStore::StatementDeleter::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return Fail(ErrorCode::kIoError, "cannot create directory " + parent.string() +
-                                           " for the sqlite store: " + ec.message());
-    }
-  }
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Fail(ErrorCode::kIoError, "cannot open sqlite store " + path + ": " + message);
-  }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(path, db));
+  auto connection = internal::SqliteDb::Open(path);
+  if (!connection) return std::unexpected(connection.error());
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path, std::move(*connection)));
   std::lock_guard lock(store->mu_);
-  sqlite3_busy_timeout(db, /*ms=*/2000);
-  sqlite3_extended_result_codes(db, 1);
   if (auto prepared = store->Prepare(); !prepared) return std::unexpected(prepared.error());
   return store;
 }
 
-SqliteStore::SqliteStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<internal::SqliteDb> connection)
+    : path_(std::move(path)), connection_(std::move(connection)), db_(connection_->handle()) {}
 
 SqliteStore::~SqliteStore() {
   std::lock_guard lock(mu_);
@@ -203,33 +189,16 @@ SqliteStore::~SqliteStore() {
   log_received_.reset();
   list_received_.reset();
   ping_.reset();
-  sqlite3_close(db_);
+  // connection_ closes the database after the statements are finalized.
 }
 
 Error SqliteStore::SqlError(int rc, std::string_view operation) const {
-  const int primary = rc & 0xff;
-  ErrorCode code = ErrorCode::kInternal;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    code = ErrorCode::kUnavailable;
-  } else if (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN ||
-             primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB || primary == SQLITE_READONLY ||
-             primary == SQLITE_PERM) {
-    code = ErrorCode::kIoError;
-  }
-  return Error{code, "sqlite store " + path_ + ": " + std::string(operation) +
-                         " failed: " + sqlite3_errmsg(db_)};
+  return connection_->SqlError(rc, operation);
 }
 
 Result<void> SqliteStore::Prepare() {
-  // WAL lets readers run beside the writer; synchronous=FULL fsyncs each commit so that a Put that
-  // returned survives power loss.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
-    if (int rc = sqlite3_exec(db_, pragma, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-      Error error = SqlError(rc, pragma);
-      if (error.code == ErrorCode::kInternal) error.code = ErrorCode::kIoError;
-      return std::unexpected(error);
-    }
-  }
+  // internal::SqliteDb::Open set WAL (readers beside the writer) and synchronous=FULL (a Put that
+  // returned survives power loss).
   if (int rc = sqlite3_exec(db_, kSchema, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
     return std::unexpected(SqlError(rc, "creating the schema"));
   }

@@ -19,6 +19,9 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace pneumo::store {
+namespace internal {
+class SqliteDb;
+}
 
 // Thread-safe: one connection and its prepared statements, guarded by mu_.
 class SqliteStore final : public ResultStore {
@@ -45,7 +48,7 @@ class SqliteStore final : public ResultStore {
   };
   using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
 
-  SqliteStore(std::string path, sqlite3* db);
+  SqliteStore(std::string path, std::unique_ptr<internal::SqliteDb> connection);
   Result<void> Prepare();
   Result<void> AddOwnerColumn();     // the migration for files made before owners; REQUIRES: mu_
   Result<void> AddMissingColumns();  // REQUIRES: mu_ held
@@ -55,7 +58,10 @@ class SqliteStore final : public ResultStore {
 
   const std::string path_;
   mutable std::mutex mu_;
-  sqlite3* db_;        // GUARDED_BY(mu_); owned, closed in the destructor
+  // The connection: opened, with its pragmas, by internal::SqliteDb as the account store's is;
+  // db_ is its handle, for the prepared statements below. Both GUARDED_BY(mu_).
+  std::unique_ptr<internal::SqliteDb> connection_;
+  sqlite3* db_;
   Statement insert_;   // GUARDED_BY(mu_)
   Statement get_;      // GUARDED_BY(mu_)
   Statement preview_;  // GUARDED_BY(mu_)

@@ -49,7 +49,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   std::unique_ptr<SqliteDb> db(new SqliteDb(path, raw));
   sqlite3_busy_timeout(raw, /*ms=*/2000);
   sqlite3_extended_result_codes(raw, 1);
-  // Same settings as SqliteStore: a change that returned survives power loss.
+  // WAL lets readers run beside the writer; synchronous=FULL fsyncs each commit, so that a change
+  // that returned survives power loss. Every SQLite store (results, accounts, audit) opens here.
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
     if (auto done = db->Exec(pragma, pragma); !done) {
       Error error = done.error();

@@ -54,6 +54,8 @@ class SqliteDb {
   Result<void> Run(SqliteStatement& stmt, std::string_view operation);
   int Changes() const;  // rows changed by the last INSERT, UPDATE or DELETE
   const std::string& path() const { return path_; }
+  // The raw connection, for a store that keeps prepared statements of its own (SqliteStore).
+  sqlite3* handle() const { return db_; }
 
  private:
   SqliteDb(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
