@@ -134,6 +134,7 @@ struct LoadOptions {
   double duration_s = 30;
   int timeout_s = 120;
   bool check_body = true;  // a 2xx answer must contain "probability"
+  std::string token;       // sent as Authorization: Bearer when set (pneumo's accounts)
 };
 
 void RunClient(const LoadOptions& options, int index, Clock::time_point window_start,
@@ -143,6 +144,7 @@ void RunClient(const LoadOptions& options, int index, Clock::time_point window_s
   client.set_connection_timeout(10);
   client.set_read_timeout(options.timeout_s);
   client.set_write_timeout(options.timeout_s);
+  if (!options.token.empty()) client.set_bearer_token_auth(options.token);
   const std::string content_type = std::string("multipart/form-data; boundary=") + kBoundary;
   // Clients start at different images so that concurrent requests are not all the same file.
   std::size_t next = static_cast<std::size_t>(index) % options.bodies.size();
@@ -314,6 +316,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--images", images, "image files or folders (searched for .jpeg/.jpg/.png)");
   app.add_option("--field", field, "multipart field name")->capture_default_str();
+  app.add_option("--token", options.token, "API token, sent as Authorization: Bearer");
   app.add_flag("--no-check", no_check,
                "accept any 2xx body (default: it must contain \"probability\")");
   app.add_option("--make-images", make_images, "instead of loading: write N test JPEGs and exit");

@@ -72,6 +72,7 @@ done
 build_dir="$(cd "$build_dir" && pwd)" || die "no build directory $build_dir"
 readonly pneumo="$build_dir/pneumo" engine_bench="$build_dir/bench/engine_bench"
 readonly load_client="$bench_build_dir/bench/load_client"
+bench_token=""  # pneumo's runs set it (accounts on)
 # The reference serves one network the way the original system did (Flask cannot load an
 # ensemble): --ref-model names it, by default the shipped model when that is a single network.
 readonly model_dir="${ref_model:-$repo_root/models/default}"
@@ -236,7 +237,7 @@ run_server() {
     watcher_pid=$!
     ticks_before="$(cpu_ticks "$server_pid")"
     line="$("$load_client" --url "$url" --clients "$clients" --duration "$duration" \
-      --warmup "$warmup" --images "$tmp/images")" || die "$name at $clients clients: no successful request"
+      --warmup "$warmup" --images "$tmp/images" ${bench_token:+--token "$bench_token"})" || die "$name at $clients clients: no successful request"
     ticks_after="$(cpu_ticks "$server_pid")"
     kill "$watcher_pid" 2>/dev/null || true
     wait "$watcher_pid" 2>/dev/null || true
@@ -299,9 +300,14 @@ EOF
 echo "== raw forward throughput (engine_bench, batch 16, $cores threads)" >&2
 raw_forward
 if [[ "$only" != reference ]]; then
+  # pneumo as shipped, accounts on: the load comes from an admin's API token (a token check per
+  # request is part of what is measured).
+  "$pneumo" user add bench --role admin --store "sqlite:$tmp/results.db" >/dev/null
+  bench_token="$("$pneumo" token create bench --store "sqlite:$tmp/results.db" | tail -n 1)"
   run_server pneumo "http://127.0.0.1:$port/api/v1/predictions" "http://127.0.0.1:$port/healthz" \
     "$pneumo" serve --listen "127.0.0.1:$port" --store "sqlite:$tmp/results.db" "${serve_extra[@]}"
 fi
+bench_token=""  # the reference has no accounts
 if [[ "$only" != pneumo ]]; then
   run_server reference "http://127.0.0.1:$ref_port/predict" "http://127.0.0.1:$ref_port/health" \
     env PNEUMO_REF_BIND="127.0.0.1:$ref_port" PNEUMO_MODEL="$model_dir" \
