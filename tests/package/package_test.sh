@@ -135,7 +135,7 @@ serve_and_upload() {
     sleep 0.25
   done
   code=$(curl -s -m 30 -o "$tmp/upload.json" -w '%{http_code}' -F "file=@$image" \
-    "http://127.0.0.1:$port/api/v1/predictions" || true)
+    -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/predictions" || true)
   echo "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz") $code" \
     "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"]["version"])' "$tmp/upload.json" 2>/dev/null || echo none)"
 }
@@ -149,6 +149,9 @@ stop_server() {
 # own (/var/lib/pneumo) into the temporary root, as PNEUMO_* override the file.
 port=$(free_port)
 mkdir -p "$tmp/state"
+# Accounts are on, as shipped: an admin and its API token in the store the server will use.
+run_clean "$pneumo" user add pkg-admin --role admin --data-dir "$tmp/state" >/dev/null
+token=$(run_clean "$pneumo" token create pkg-admin --data-dir "$tmp/state" | tail -n 1)
 run_clean PNEUMO_LISTEN="127.0.0.1:$port" PNEUMO_DATA_DIR="$tmp/state" \
   PNEUMO_MODEL="$root/usr/share/pneumo/models/default" \
   "$pneumo" serve --config "$root/etc/pneumo/pneumo.conf" >"$tmp/extracted.log" 2>&1 &
@@ -194,6 +197,9 @@ if [ -z "$why_not" ]; then
       bash -c "out=\$(systemd-analyze verify /lib/systemd/system/$unit 2>&1); [ -z \"\$out\" ] || { echo \"\$out\"; false; }"
   done
   port=$(free_port)
+  # The first admin, made as the pneumo user so that the store stays pneumo's.
+  runuser -u pneumo -- /usr/bin/pneumo user add pkg-admin --role admin --data-dir /var/lib/pneumo >/dev/null
+  token=$(runuser -u pneumo -- /usr/bin/pneumo token create pkg-admin --data-dir /var/lib/pneumo | tail -n 1)
   # As the unit runs it: the pneumo user, the installed config; only the port from the
   # environment (the file's 8080 may be taken on a CI machine).
   (cd /var/lib/pneumo && exec runuser -u pneumo -- env -i PATH=/usr/bin:/bin \
