@@ -1,5 +1,7 @@
 // Arbitrary text as pneumo's config file (/etc/pneumo/pneumo.conf): app::ApplyConfig over a CLI11
-// command with options of each kind `pneumo serve` has (string, integer, number, flag, list), then
+// command declared as `pneumo serve` declares its options (string, integer with a range, number,
+// flag, a CIDR list as one string; every default captured; help, config and print_config
+// skipped), then
 // app::FormatConfig, the --print-config output an operator may save as the next config file.
 // Checks: what FormatConfig writes is itself a config file that ApplyConfig accepts, and applying
 // it gives every option the same value again (the round trip --print-config promises).
@@ -10,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,8 +28,9 @@ struct Settings {
   std::string listen = "127.0.0.1:8080";
   int max_batch = 8;
   double max_wait_ms = 5.0;
-  bool web = true;
-  std::vector<std::string> networks = {"127.0.0.1/32"};
+  bool accounts = false;
+  std::string networks = "127.0.0.0/8,::1/128";
+  std::string log_level = "info";
   std::string store = "sqlite:pneumo-data/predictions.db";
   std::string store_password_file;
 };
@@ -38,10 +42,13 @@ std::unique_ptr<CLI::App> MakeCommand(Settings& s) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app->add_option("--max-wait-ms", s.max_wait_ms, "batching wait")->capture_default_str();
-  app->add_flag("--web,!--no-web", s.web, "serve the web UI");
-  app->add_option("--metrics-networks", s.networks, "CIDR list")->delimiter(',');
-  app->add_option("--store", s.store, "store URL")->capture_default_str();
+  app->add_flag("--accounts", s.accounts, "require sessions or tokens");
+  app->add_option("--metrics-networks", s.networks, "CIDR list");
+  app->add_option("--store", s.store, "store URL");
   app->add_option("--store-password-file", s.store_password_file, "password file");
+  app->add_option("--log-level", s.log_level, "log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  for (CLI::Option* option : app->get_options()) option->capture_default_str();
   return app;
 }
 
@@ -77,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Settings a;
   auto app = MakeCommand(a);
   app->parse(std::vector<std::string>{});
-  const ConfigRequest request{.file = first, .required = true, .section = "serve"};
+  const std::set<std::string> skip = {"help", "config", "print_config"};
+  const ConfigRequest request{.file = first, .required = true, .section = "serve", .skip = skip};
   auto origins = ApplyConfig(*app, request);
   if (!origins) return 0;
   const std::string formatted = FormatConfig(*app, request, *origins);
@@ -86,14 +94,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Settings b;
   auto again = MakeCommand(b);
   again->parse(std::vector<std::string>{});
-  const ConfigRequest request2{.file = second, .required = true, .section = "serve"};
+  const ConfigRequest request2{.file = second, .required = true, .section = "serve", .skip = skip};
   auto origins2 = ApplyConfig(*again, request2);
   FUZZ_CHECK(origins2.has_value(), "--print-config wrote a file that ApplyConfig refuses");
   FUZZ_CHECK(Values(FormatConfig(*again, request2, *origins2)) == Values(formatted),
              "the printed config does not give the same settings again");
-  FUZZ_CHECK(a.listen == b.listen && a.max_batch == b.max_batch && a.web == b.web &&
+  FUZZ_CHECK(a.listen == b.listen && a.max_batch == b.max_batch && a.accounts == b.accounts &&
                  a.networks == b.networks && a.store == b.store &&
-                 a.store_password_file == b.store_password_file &&
+                 a.store_password_file == b.store_password_file && a.log_level == b.log_level &&
                  (a.max_wait_ms == b.max_wait_ms || a.max_wait_ms != a.max_wait_ms),
              "the printed config does not give the same values again");
   return 0;

@@ -84,13 +84,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CheckParses(http::OrderedJsonText(http::CompatPageJson(page)), "CompatPageJson is not JSON");
   CheckParses(http::JsonText(http::PredictionPageJson(page)), "PredictionPageJson is not JSON");
   store::AuditEntry entry{.seq = 1,
-                          .time_ms = static_cast<std::int64_t>(value),
+                          .time_ms = std::isfinite(value) && std::abs(value) < 1e15
+                                         ? static_cast<std::int64_t>(value)
+                                         : 0,
                           .user = record.filename,
                           .action = record.id,
                           .target_id = record.details_json};
-  if (std::isfinite(value) && std::abs(value) < 1e15) {
-    CheckParses(http::JsonText(auth::AuditEntryJson(entry)), "AuditEntryJson is not JSON");
-  }
+  CheckParses(http::JsonText(auth::AuditEntryJson(entry)), "AuditEntryJson is not JSON");
   CheckParses(http::ErrorBody(record.id, body), "ErrorBody is not JSON");
   CheckParses(http::CompatErrorBody(body), "CompatErrorBody is not JSON");
   return 0;

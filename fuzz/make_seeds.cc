@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   // Config files.
   Write("config_file", "serve.conf",
         "# pneumo serve\n[serve]\nlisten = \"0.0.0.0:8080\"\nmax_batch = 16\nmax_wait_ms = 2.5\n"
-        "web = false\nmetrics_networks = \"10.0.0.0/8,127.0.0.1/32\"\n"
+        "accounts = true\nlog_level = warn\nmetrics_networks = \"10.0.0.0/8,127.0.0.1/32\"\n"
         "store = \"redis://:secret@redis:6379/0\"\nstore_password_file = /etc/pneumo/pw\n");
   Write("config_file", "escapes.conf", "listen = \"a\\\"b\\\\c\\n\\t\"  # comment\n");
 
