@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -51,6 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const nlohmann::json written = ToJson(*card);
   auto again = ModelCardFromJson(written);
+  if (!again) std::fprintf(stderr, "reading it back: %s\n", again.error().message.c_str());
   FUZZ_CHECK(again.has_value(), "a loaded card, written again, does not read back");
   FUZZ_CHECK(ToJson(*again) == written, "a loaded card does not survive ToJson and back");
   return 0;

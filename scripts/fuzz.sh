@@ -64,20 +64,20 @@ done
 wait
 
 # The last value of "NAME: N" in a log ("" when the harness never printed it).
-stat_of() { { grep -oE "$1" "$2" || true; } | awk '{print $2}' | tail -1; }
+stat_of() { { grep -aoE "$1" "$2" || true; } | awk '{print $2}' | tail -1; }
 status=0
 printf '%-16s %12s %9s %7s %8s %9s\n' harness executions exec/s cov ft findings
 for h in "${harnesses[@]}"; do
   log=$build/logs/$h.log
-  execs=$(stat_of 'stat::number_of_executed_units: [0-9]+' "$log")
-  rate=$(stat_of 'stat::average_exec_per_sec: [0-9]+' "$log")
+  execs=$(stat_of 'stat::number_of_executed_units:[[:space:]]+[0-9]+' "$log")
+  rate=$(stat_of 'stat::average_exec_per_sec:[[:space:]]+[0-9]+' "$log")
   cov=$(stat_of 'cov: [0-9]+' "$log")
   ft=$(stat_of 'ft: [0-9]+' "$log")
   findings=$(find "$build/findings/$h" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   printf '%-16s %12s %9s %7s %8s %9s\n' "$h" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$findings"
   if ((findings > 0)) || [ -z "$execs" ]; then
     status=1
-    grep -m1 -E 'ERROR: |FUZZ_CHECK failed|runtime error' "$log" | sed "s|^|fuzz: $h: |" >&2 || true
+    grep -a -m1 -E 'ERROR: |FUZZ_CHECK failed|runtime error' "$log" | sed "s|^|fuzz: $h: |" >&2 || true
     find "$build/findings/$h" -type f | sed "s|^|fuzz: $h: finding |" >&2
   fi
 done
