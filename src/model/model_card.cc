@@ -66,7 +66,7 @@ namespace {
 // The fields a card must have, with their JSON types, so that a broken card is refused with the
 // field's name ("threshold must be a number") rather than the JSON library's words alone.
 // kCount: a non-negative integer, checked before get<int>() or get<uint64_t>(), for which a
-// number such as 1e300 or -1.5 is undefined behaviour (found by fuzz/model_card_fuzzer.cc).
+// number such as 1e300 or -1.5 is undefined behaviour (found with fuzz/model_card_fuzzer.cc).
 enum class Kind { kString, kNumber, kObject, kCount };
 struct FieldRule {
   const char* pointer;

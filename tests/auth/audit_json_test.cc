@@ -41,8 +41,9 @@ TEST(AuditJson, ParsesUtcTimesAndRefusesOthers) {
   }
 }
 
-// Found by fuzz/query_params_fuzzer.cc: from_chars took "-1" as a two-digit field, and timegm
-// moved impossible days and leap seconds into the next month or minute instead of refusing them.
+// Seen while fixing what fuzz/query_params_fuzzer.cc found (below): from_chars took "-1" as a
+// two-digit field, and timegm moved impossible days and leap seconds into the next month or minute
+// instead of refusing them.
 TEST(AuditJson, RefusesSignedFieldsImpossibleDaysAndLeapSeconds) {
   for (const char* bad :
        {"2026-12-01T-1:05:00Z", "2026-12-01T23:-5:00Z", "2026-12-01T23:05:-1Z", "2026--1-01",
