@@ -15,7 +15,8 @@ namespace {
 constexpr std::uint32_t kUndefined = 0xFFFFFFFF;
 constexpr int kMaxDepth = 64;
 
-enum class Walk { kDone, kDelimiter, kStop };
+// How a walk over elements or items ended: at its end, or at the delimiter that closed it.
+enum class Walk { kDone, kDelimiter };
 
 // The VRs with a 2-byte reserved field and a 4-byte length in explicit syntaxes (PS3.5 7.1.2).
 bool LongLength(std::string_view vr) {
@@ -24,8 +25,9 @@ bool LongLength(std::string_view vr) {
     if (vr == v) return true;
   }
   return false;
-}  // kStop: cannot follow; leave it to DCMTK
+}
 
+// Walks a dataset in one byte order, checking each defined length against its container's end.
 class LengthWalker {
  public:
   LengthWalker(std::span<const std::uint8_t> bytes, bool big_endian)
