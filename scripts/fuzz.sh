@@ -36,6 +36,9 @@ done
 
 rm -rf "$build/seeds" && "$build/fuzz/make_seeds" "$build/seeds" >/dev/null
 mkdir -p "$build/logs"
+# The model card and config harnesses write their input to a file under $TMPDIR: keep it here.
+export TMPDIR=$PWD/$build/tmp
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 symbolizer=$(command -v llvm-symbolizer-19 || command -v llvm-symbolizer || true)
