@@ -16,6 +16,7 @@ packages=(
   chromium fonts-dejavu-core            # browser test: headless Chromium driven by playwright-core
   dcmtk orthanc orthanc-dicomweb        # tests/dicom: a real PACS (Orthanc + DICOMweb) and DCMTK's tools
   clang-format clang-tidy-19            # scripts/lint.sh: the format check and clang-tidy (19: C++23)
+  clang-19 libclang-rt-19-dev           # scripts/fuzz.sh: libFuzzer + ASan/UBSan runtimes (clang 14 lacks C++23's <expected>)
   nginx prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter prometheus-nginx-exporter prometheus-blackbox-exporter openssl  # deploy/local/stack.sh and tests/deploy
 )
 missing=()

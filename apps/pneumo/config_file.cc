@@ -181,10 +181,14 @@ std::string Quote(const std::string& text) {
 // The value as the file would hold it: numbers and booleans bare, everything else quoted.
 std::string FileValue(const std::string& text) {
   if (text == "true" || text == "false") return text;
+  // A number only when strtod reads all of it: a NUL byte would end c_str() early (found by
+  // fuzz/config_file_fuzzer.cc: "\0 a\nb" was written bare, the newline breaking the file), and
+  // leading spaces, which strtod skips, would be trimmed away when the file is read.
   char* end = nullptr;
-  if (!text.empty()) {
+  if (!text.empty() && !std::isspace(static_cast<unsigned char>(text.front()))) {
     std::strtod(text.c_str(), &end);
-    if (end && *end == '\0' && text.find_first_of("xXnN") == std::string::npos) return text;
+    if (end == text.c_str() + text.size() && text.find_first_of("xXnN") == std::string::npos)
+      return text;
   }
   return Quote(text);
 }

@@ -1,20 +1,26 @@
 #include "auth/audit_json.h"
 
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 
 namespace pneumo::auth {
 
 std::string IsoTimeMs(std::int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  // Floor division: -1 ms is 1969-12-31T23:59:59.999Z, not 1970-01-01T00:00:00.-01Z.
+  std::int64_t seconds = ms / 1000, millis = ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    seconds -= 1;
+  }
+  const std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buffer[40];
-  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char millis[8];
-  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms % 1000));
-  return std::string(buffer, n) + millis;
+  gmtime_r(&t, &tm);
+  // %04d rather than strftime's %Y, which writes year 26 as "26" (ParseIsoTime wants 4 digits).
+  char text[64];
+  std::snprintf(text, sizeof text, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                static_cast<long long>(tm.tm_year) + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  return text;
 }
 
 Result<std::int64_t> ParseIsoTime(std::string_view text) {
@@ -22,10 +28,15 @@ Result<std::int64_t> ParseIsoTime(std::string_view text) {
     return Fail(ErrorCode::kInvalidArgument,
                 "times are UTC, as 2026-12-01, 2026-12-01T23:05:00Z or 2026-12-01T23:05:00.123Z");
   };
+  // Exactly `digits` decimal digits: from_chars alone would take "-1" as a two-digit hour.
   auto number = [&](std::size_t at, std::size_t digits, int& out) {
     if (text.size() < at + digits) return false;
-    auto [end, ec] = std::from_chars(text.data() + at, text.data() + at + digits, out);
-    return ec == std::errc() && end == text.data() + at + digits;
+    out = 0;
+    for (std::size_t i = at; i < at + digits; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      out = out * 10 + (text[i] - '0');
+    }
+    return true;
   };
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
   if (text.size() < 10 || !number(0, 4, year) || text[4] != '-' || !number(5, 2, month) ||
@@ -44,7 +55,12 @@ Result<std::int64_t> ParseIsoTime(std::string_view text) {
     }
     if (rest != "Z") return bad();
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+  // A day the month does not have (2026-02-31) is refused, not moved into the next month; a leap
+  // second (:60) has no Unix time of its own and is refused too.
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] + (month == 2 && leap ? 1 : 0) ||
+      hour > 23 || minute > 59 || second > 59) {
     return bad();
   }
   std::tm tm{};

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "core/sha256.h"
+#include "image/dicom_lengths.h"
 
 namespace pneumo::dicom {
 
@@ -41,6 +42,9 @@ Result<std::vector<std::uint8_t>> WritePart10(DcmDataset& dataset, E_TransferSyn
 
 Result<std::unique_ptr<DcmFileFormat>> ParsePart10(std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the DICOM instance is empty (0 bytes)");
+  if (auto lengths = image::CheckDicomLengths(bytes); !lengths) {
+    return std::unexpected(lengths.error());
+  }
   try {
     DcmInputBufferStream stream;
     stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));

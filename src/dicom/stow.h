@@ -1,6 +1,6 @@
 // STOW-RS (PS3.18 10.5) without an HTTP library: parse a multipart/related body of
-// application/dicom parts, run each instance through the DicomNode like a C-STORE, and build the
-// standard DICOM JSON answer.
+// application/dicom parts (multipart_related.h), run each instance through the DicomNode like a
+// C-STORE, and build the standard DICOM JSON answer.
 //
 //   StowResponse r = Stow(request.get_header_value("Content-Type"), request.body, node);
 //   response.status = r.http_status;          // 200 all stored, 202 some failed, 409 all failed,
@@ -20,19 +20,9 @@
 
 #include "core/error.h"
 #include "dicom/dicom_node.h"
+#include "dicom/multipart_related.h"
 
 namespace pneumo::dicom {
-
-struct MultipartPart {
-  std::string content_type;            // of the part; "" when the part has no Content-Type header
-  std::span<const std::uint8_t> body;  // points into the request body
-};
-
-// kInvalidArgument: not multipart/related, no boundary, no parts, a part without a header end, or
-// a body that does not end with the closing delimiter. kUnsupportedFormat: a `type` parameter
-// other than application/dicom.
-Result<std::vector<MultipartPart>> ParseMultipartRelated(std::string_view content_type,
-                                                         std::span<const std::uint8_t> body);
 
 struct StowResponse {
   int http_status = 200;

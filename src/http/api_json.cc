@@ -130,8 +130,11 @@ std::string DataUrl(std::string_view media_type, std::span<const std::uint8_t> b
 }
 
 std::string CompatPercent(double probability) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f%%", probability * 100.0);
+  // Sized by snprintf itself: a probability outside [0, 1] (a corrupt record) has more digits
+  // than a fixed buffer holds, and was cut off, losing its '%'.
+  const int n = std::snprintf(nullptr, 0, "%.2f%%", probability * 100.0);
+  std::string text(static_cast<std::size_t>(n > 0 ? n : 0), '\0');
+  std::snprintf(text.data(), text.size() + 1, "%.2f%%", probability * 100.0);
   return text;
 }
 

@@ -32,6 +32,7 @@
 #include "http/embedded_files.h"
 #include "http/error_response.h"
 #include "http/json_body.h"
+#include "http/query_params.h"
 #include "http/request_id.h"
 #include "image/decode.h"
 #include "metrics/process_metrics.h"
@@ -210,11 +211,7 @@ std::optional<std::string> KnownId(Exchange& ex) {
 // A strictly parsed positive integer query parameter, or `fallback` when absent.
 std::optional<int> IntParam(const Request& req, const char* name, int fallback) {
   if (!req.has_param(name)) return fallback;
-  const std::string text = req.get_param_value(name);
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
+  return ParseStrictInt(req.get_param_value(name));
 }
 
 struct Paging {
@@ -239,27 +236,7 @@ std::expected<Paging, HttpError> ParsePaging(const Request& req) {
 // integer (Python's int(): spaces around, a sign) is page 1. Numbers beyond an int are clamped,
 // which keeps them out of range (or below 1) as they were.
 int CompatPageParam(const Request& req) {
-  if (!req.has_param("page")) return 1;
-  const std::string value_text = req.get_param_value("page");
-  std::string_view text = value_text;
-  auto space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-  };
-  while (!text.empty() && space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && space(text.back())) text.remove_suffix(1);
-  const bool negative = text.starts_with('-');
-  if (text.starts_with('-') || text.starts_with('+')) text.remove_prefix(1);
-  if (text.empty() || text.front() == '-' || text.front() == '+') return 1;
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc::result_out_of_range) {
-    const bool digits =
-        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits) return 1;
-    return negative ? std::numeric_limits<int>::min() : std::numeric_limits<int>::max();
-  }
-  if (ec != std::errc() || end != text.data() + text.size()) return 1;
-  return negative ? -value : value;
+  return req.has_param("page") ? ParseCompatPage(req.get_param_value("page")) : 1;
 }
 
 // The upload's bytes and name, from a multipart field `file` or (where `raw_allowed`) a raw

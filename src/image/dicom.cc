@@ -21,6 +21,7 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 
+#include "image/dicom_lengths.h"
 #include "image/image_header.h"
 
 namespace pneumo::image {
@@ -130,6 +131,7 @@ Result<cv::Mat> DecodeDicom(std::span<const std::uint8_t> bytes, const DecodeLim
                 "the DCMTK data dictionary is not loaded; install libdcmtk17 or set DCMDICTPATH");
   }
   SetUpDcmtkOnce();
+  if (auto lengths = CheckDicomLengths(bytes); !lengths) return std::unexpected(lengths.error());
 
   try {
     // Parsed straight from memory: no temporary file to leak health data onto disk. setEos()

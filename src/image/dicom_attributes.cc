@@ -9,6 +9,8 @@
 
 #include <exception>
 
+#include "image/dicom_lengths.h"
+
 namespace pneumo::image {
 namespace {
 
@@ -56,6 +58,7 @@ Result<DicomAttributes> ReadDicomAttributes(std::span<const std::uint8_t> bytes)
     return Fail(ErrorCode::kInternal,
                 "the DCMTK data dictionary is not loaded; install libdcmtk17 or set DCMDICTPATH");
   }
+  if (auto lengths = CheckDicomLengths(bytes); !lengths) return std::unexpected(lengths.error());
   try {
     DcmInputBufferStream stream;
     stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));

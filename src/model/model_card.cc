@@ -65,7 +65,9 @@ namespace {
 
 // The fields a card must have, with their JSON types, so that a broken card is refused with the
 // field's name ("threshold must be a number") rather than the JSON library's words alone.
-enum class Kind { kString, kNumber, kObject };
+// kCount: a non-negative integer, checked before get<int>() or get<uint64_t>(), for which a
+// number such as 1e300 or -1.5 is undefined behaviour (found with fuzz/model_card_fuzzer.cc).
+enum class Kind { kString, kNumber, kObject, kCount };
 struct FieldRule {
   const char* pointer;
   Kind kind;
@@ -75,7 +77,7 @@ constexpr FieldRule kFieldRules[] = {
     {"/name", Kind::kString, true},
     {"/version", Kind::kString, true},
     {"/architecture", Kind::kString, true},
-    {"/input/size", Kind::kNumber, true},
+    {"/input/size", Kind::kCount, true},
     {"/normalization/mode", Kind::kString, true},
     {"/normalization/mean", Kind::kNumber, true},
     {"/normalization/std", Kind::kNumber, true},
@@ -85,6 +87,10 @@ constexpr FieldRule kFieldRules[] = {
     {"/ood/threshold", Kind::kNumber, false},
     {"/validation", Kind::kObject, false},
     {"/training", Kind::kObject, false},
+    {"/training/split_seed", Kind::kCount, false},
+    {"/training/seed", Kind::kCount, false},
+    {"/validation/split/images", Kind::kCount, false},
+    {"/validation/split/patients", Kind::kCount, false},
 };
 
 Result<void> CheckFieldTypes(const json& j) {
@@ -99,10 +105,12 @@ Result<void> CheckFieldTypes(const json& j) {
     const json& value = j.at(pointer);
     const bool ok = rule.kind == Kind::kString   ? value.is_string()
                     : rule.kind == Kind::kNumber ? value.is_number()
+                    : rule.kind == Kind::kCount  ? value.is_number_integer() && value >= 0
                                                  : value.is_object() || value.is_null();
     if (!ok) {
       const char* expected = rule.kind == Kind::kString   ? "a string"
                              : rule.kind == Kind::kNumber ? "a number"
+                             : rule.kind == Kind::kCount  ? "a non-negative integer"
                                                           : "an object";
       return Fail(ErrorCode::kModelError,
                   "model card: " + name + " must be " + expected + ", not " + value.dump());
@@ -120,7 +128,10 @@ Result<ModelCard> ModelCardFromJson(const json& j) {
     card.name = j.at("name").get<std::string>();
     card.version = j.at("version").get<std::string>();
     card.architecture = j.at("architecture").get<std::string>();
-    card.input_size = j.at("input").at("size").get<int>();
+    const auto input_size = j.at("input").at("size").get<std::uint64_t>();
+    if (input_size < 8 || input_size > 4096)
+      return Fail(ErrorCode::kModelError, "model card: input.size out of range");
+    card.input_size = static_cast<int>(input_size);
     const auto& norm = j.at("normalization");
     card.normalization.mode = norm.at("mode").get<std::string>();
     card.normalization.mean = norm.at("mean").get<float>();

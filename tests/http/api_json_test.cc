@@ -109,6 +109,9 @@ TEST(CompatJson, PercentHasTwoDecimals) {
   EXPECT_EQ(CompatPercent(0.9712), "97.12%");
   EXPECT_EQ(CompatPercent(1.0), "100.00%");
   EXPECT_EQ(CompatPercent(0.0), "0.00%");
+  // Found by fuzz/json_body_fuzzer.cc: a corrupt record's probability overflowed the 32-character
+  // buffer, cutting the number short and losing the '%'.
+  EXPECT_EQ(CompatPercent(1e30), "100000000000000005366162204393472.00%");
   EXPECT_EQ(CompatPercent(0.00004), "0.00%");
   EXPECT_EQ(CompatPercent(0.123456), "12.35%");
 }
