@@ -1,11 +1,12 @@
 // The JSON that crosses pneumo's HTTP API. A request body read as the server's JsonBody does
-// (http::ParseJsonObject: at most 64 KiB and 16 levels, an object required) for the login, password, account
-// and token routes; a stored record's details_json (whatever a store holds) and arbitrary bytes as
-// file names, rendered by PredictionJson, CompatPredictionJson and AuditEntryJson and serialised
-// by JsonText; and the original API's number formats (PythonFloatRepr, CompatPercent). Checks:
-// every rendered text is valid JSON that parses back (invalid UTF-8 becomes U+FFFD, never an
-// exception); a body that parses survives JsonText unchanged; PythonFloatRepr reads back as the
-// same double; a data: URL's base64 decodes to the bytes.
+// (http::ParseJsonObject: at most 64 KiB and 16 levels, an object required) for the login,
+// password, account and token routes; a stored record's details_json (whatever a store holds) and
+// arbitrary bytes as file names, rendered by PredictionJson, CompatPredictionJson and
+// AuditEntryJson and serialised by JsonText; and the original API's number formats
+// (PythonFloatRepr, CompatPercent). Checks: every rendered text is valid JSON that parses back
+// (invalid UTF-8 becomes U+FFFD, never an exception); a body that parses survives JsonText
+// unchanged; PythonFloatRepr reads back as the same double; a data: URL's base64 decodes to the
+// bytes.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
