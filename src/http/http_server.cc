@@ -239,6 +239,18 @@ int CompatPageParam(const Request& req) {
   return req.has_param("page") ? ParseCompatPage(req.get_param_value("page")) : 1;
 }
 
+// Reads a request body that will not be used, to its end or to `limit` bytes (a chunked body
+// announces no length), as an upload would be.
+void DiscardBody(const Request& req, const httplib::ContentReader& reader, std::size_t limit) {
+  std::size_t received = 0;
+  const auto drop = [&](const char*, std::size_t n) { return (received += n) <= limit; };
+  if (req.is_multipart_form_data()) {
+    reader([](const httplib::MultipartFormData&) { return true; }, drop);
+  } else {
+    reader(drop);
+  }
+}
+
 // The upload's bytes and name, from a multipart field `file` or (where `raw_allowed`) a raw
 // image body, read through httplib's streaming reader so that the size limit holds for chunked
 // bodies too (they announce no length; httplib's own limit only checks Content-Length). The whole
@@ -1172,6 +1184,9 @@ void HttpServer::State::Serve(std::size_t entry_index, const Request& req, Respo
   // The last line of defence: an exception becomes a 500 with a JSON body, not a lost connection.
   try {
     if (!Admit(ex)) {
+      // A refused upload's body is still read (and dropped) before the answer, as ReadUpload
+      // does: left in the socket, it would be taken for the keep-alive connection's next request.
+      if (reader != nullptr) DiscardBody(req, *reader, options.max_upload_bytes);
       SetSecurityHeaders(res);
       Finish(*route_metrics[entry_index], ex, Clock::now() - start, /*timed=*/true);
       return;
