@@ -18,7 +18,7 @@
 
 namespace pneumo::http {
 
-inline constexpr std::size_t kMaxJsonBodyBytes = 64 * 1024;
+inline constexpr std::size_t kMaxJsonBodyBytes = std::size_t{64} * 1024;
 inline constexpr int kMaxJsonDepth = 16;
 
 // How deep arrays and objects nest in `text` (brackets inside strings do not count); an
