@@ -1,13 +1,12 @@
 #include "dicom/part10.h"
 
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcostrmb.h>
 
 #include <exception>
 
 #include "core/sha256.h"
-#include "image/dicom_lengths.h"
+#include "image/dicom_file.h"
 
 namespace pneumo::dicom {
 
@@ -42,27 +41,7 @@ Result<std::vector<std::uint8_t>> WritePart10(DcmDataset& dataset, E_TransferSyn
 
 Result<std::unique_ptr<DcmFileFormat>> ParsePart10(std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the DICOM instance is empty (0 bytes)");
-  if (auto lengths = image::CheckDicomLengths(bytes); !lengths) {
-    return std::unexpected(lengths.error());
-  }
-  try {
-    DcmInputBufferStream stream;
-    stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-    stream.setEos();
-    auto file = std::make_unique<DcmFileFormat>();
-    file->transferInit();
-    const OFCondition read = file->read(stream);
-    file->transferEnd();
-    if (read.bad()) {
-      return Fail(
-          ErrorCode::kCorruptInput,
-          std::string("not a readable DICOM instance (truncated or damaged): ") + read.text());
-    }
-    return file;
-  } catch (const std::exception& e) {
-    return Fail(ErrorCode::kCorruptInput,
-                std::string("DICOM instance cannot be read: ") + e.what());
-  }
+  return image::ReadDicomFile(bytes, "DICOM instance");
 }
 
 std::string DerivedUid(std::string_view seed) {

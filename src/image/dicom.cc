@@ -3,9 +3,7 @@
 #include <dcmtk/config/osconfig.h>  // DCMTK requires it before its other headers
 #include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmimage/diregist.h>  // registers colour support with dcmimgle (a static object)
@@ -21,7 +19,7 @@
 #include <opencv2/imgproc.hpp>
 #include <string>
 
-#include "image/dicom_lengths.h"
+#include "image/dicom_file.h"
 #include "image/image_header.h"
 
 namespace pneumo::image {
@@ -125,29 +123,12 @@ Result<cv::Mat> DecodeDicom(std::span<const std::uint8_t> bytes, const DecodeLim
                                                " bytes; the limit is " +
                                                std::to_string(limits.max_bytes) + " bytes");
   }
-  // Without the dictionary DCMTK parses every element as unknown and fails in obscure ways.
-  if (!dcmDataDict.isDictionaryLoaded()) {
-    return Fail(ErrorCode::kInternal,
-                "the DCMTK data dictionary is not loaded; install libdcmtk17 or set DCMDICTPATH");
-  }
   SetUpDcmtkOnce();
-  if (auto lengths = CheckDicomLengths(bytes); !lengths) return std::unexpected(lengths.error());
+  auto read = ReadDicomFile(bytes, "DICOM file");
+  if (!read) return std::unexpected(read.error());
 
   try {
-    // Parsed straight from memory: no temporary file to leak health data onto disk. setEos()
-    // tells DCMTK no more bytes will come, so a truncated file fails instead of waiting.
-    DcmInputBufferStream stream;
-    stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-    stream.setEos();
-    DcmFileFormat file;
-    file.transferInit();
-    const OFCondition read = file.read(stream);
-    file.transferEnd();
-    if (read.bad()) {
-      return Fail(
-          ErrorCode::kCorruptInput,
-          std::string("DICOM file cannot be parsed (truncated or damaged): ") + read.text());
-    }
+    DcmFileFormat& file = **read;
     DcmDataset& dataset = *file.getDataset();
     const E_TransferSyntax xfer = dataset.getOriginalXfer();
 

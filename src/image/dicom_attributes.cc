@@ -2,14 +2,12 @@
 
 #include <dcmtk/config/osconfig.h>  // DCMTK requires it before its other headers
 #include <dcmtk/dcmdata/dcdeftag.h>
-#include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 
 #include <exception>
 
-#include "image/dicom_lengths.h"
+#include "image/dicom_file.h"
 
 namespace pneumo::image {
 namespace {
@@ -54,24 +52,10 @@ DicomAttributes DicomAttributesOf(DcmItem& d) {
 
 Result<DicomAttributes> ReadDicomAttributes(std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the DICOM file is empty (0 bytes)");
-  if (!dcmDataDict.isDictionaryLoaded()) {
-    return Fail(ErrorCode::kInternal,
-                "the DCMTK data dictionary is not loaded; install libdcmtk17 or set DCMDICTPATH");
-  }
-  if (auto lengths = CheckDicomLengths(bytes); !lengths) return std::unexpected(lengths.error());
+  auto read = ReadDicomFile(bytes, "DICOM file");
+  if (!read) return std::unexpected(read.error());
+  DcmFileFormat& file = **read;
   try {
-    DcmInputBufferStream stream;
-    stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-    stream.setEos();
-    DcmFileFormat file;
-    file.transferInit();
-    const OFCondition read = file.read(stream);
-    file.transferEnd();
-    if (read.bad()) {
-      return Fail(
-          ErrorCode::kCorruptInput,
-          std::string("DICOM file cannot be parsed (truncated or damaged): ") + read.text());
-    }
     // Names may come in Latin-1 or another character set; results are written as UTF-8. Where
     // DCMTK has no converter for the set, the bytes are kept as they are.
     OFString charset;
