@@ -9,8 +9,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { importDependency, repo } from './lib/deps.mjs';
 import {
-  allowedPeers, checkNetworkPolicies, checkPodHardening, checkProduction, checkRedis, checkScaling,
-  checkServerDeployment, checkServiceAndIngress, checkTrainingJob, checkVariableReferences, find, render,
+  allowedPeers, checkFirstAdminJob, checkNetworkPolicies, checkPodHardening, checkProduction, checkRedis, checkScaling,
+  checkServerDeployment, checkServiceAndIngress, checkTrainingJob, checkVariableReferences, egressAllowed, find, render,
 } from './lib/k8s.mjs';
 
 const YAML = await importDependency('yaml');
@@ -25,6 +25,7 @@ test('kubectl kustomize deploy/k8s renders the production objects', () => {
     'Namespace/pneumo', 'Deployment/pneumo', 'Service/pneumo', 'Ingress/pneumo', 'HorizontalPodAutoscaler/pneumo',
     'PodDisruptionBudget/pneumo', 'StatefulSet/redis', 'Service/redis', 'ConfigMap/pneumo-conf', 'ConfigMap/redis-conf',
     'Job/pneumo-train', 'PersistentVolumeClaim/pneumo-models', 'NetworkPolicy/default-deny',
+    'Job/pneumo-first-admin', 'ServiceAccount/pneumo-first-admin', 'NetworkPolicy/pneumo-first-admin',
   ]) assert.ok(kinds.includes(expected), `${expected} in [${kinds.join(', ')}]`);
 });
 
@@ -99,15 +100,28 @@ test('HPA on CPU from 3 replicas, and a PodDisruptionBudget that lets drains pro
   assert.match(problems, /minAvailable must be at least 1 and below the replicas/);
 });
 
-test('NetworkPolicies: default deny; ingress controller to pneumo; pneumo and trainer to Redis; monitoring scrapes', () => {
+test('NetworkPolicies: default deny; ingress controller to pneumo; pneumo, trainer and first-admin Job to Redis; monitoring scrapes', () => {
   assert.deepEqual(checkNetworkPolicies(objects), []);
-  assert.deepEqual(allowedPeers(objects, 'StatefulSet/redis', 6379), ['pod:Deployment/pneumo', 'pod:Job/pneumo-train']);
+  assert.deepEqual(allowedPeers(objects, 'StatefulSet/redis', 6379), ['pod:Deployment/pneumo', 'pod:Job/pneumo-first-admin', 'pod:Job/pneumo-train']);
+  assert.deepEqual(allowedPeers(objects, 'Job/pneumo-first-admin', 8080), []);
+  for (const client of ['Deployment/pneumo', 'Job/pneumo-train', 'Job/pneumo-first-admin'])
+    assert.ok(egressAllowed(objects, client, 'StatefulSet/redis', 6379), `${client} -> redis:6379`);
+  assert.ok(!egressAllowed(objects, 'Job/pneumo-first-admin', 'Deployment/pneumo', 8080), 'first-admin Job -> pneumo:8080 is denied');
   assert.deepEqual(allowedPeers(objects, 'Deployment/pneumo', 8080), ['ns:ingress-nginx', 'ns:monitoring']);
 
   const openRedis = copy();
   const redisPolicy = find(openRedis, 'NetworkPolicy', 'redis');
   redisPolicy.spec.ingress[0].from.push({ namespaceSelector: {} });
-  assert.match(checkNetworkPolicies(openRedis).join('\n'), /StatefulSet\/redis:6379 is reachable from \[ns:\*, pod:Deployment\/pneumo, pod:Job\/pneumo-train\]/);
+  assert.match(checkNetworkPolicies(openRedis).join('\n'), /StatefulSet\/redis:6379 is reachable from \[ns:\*, pod:Deployment\/pneumo, pod:Job\/pneumo-first-admin, pod:Job\/pneumo-train\]/);
+
+  // The first-admin Job left out of Redis's policy, and its own egress to Redis gone.
+  const noAdminPath = copy();
+  const from = find(noAdminPath, 'NetworkPolicy', 'redis').spec.ingress[0].from;
+  from.splice(from.findIndex((p) => p.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'pneumo-first-admin'), 1);
+  find(noAdminPath, 'NetworkPolicy', 'pneumo-first-admin').spec.egress = [];
+  const noAdminProblems = checkNetworkPolicies(noAdminPath).join('\n');
+  assert.match(noAdminProblems, /StatefulSet\/redis:6379 is reachable from \[pod:Deployment\/pneumo, pod:Job\/pneumo-train\]/);
+  assert.match(noAdminProblems, /Job\/pneumo-first-admin: no NetworkPolicy lets it connect to StatefulSet\/redis:6379/);
 
   const noDeny = copy().filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny'));
   assert.match(checkNetworkPolicies(noDeny).join('\n'), /no default-deny NetworkPolicy/);
@@ -138,6 +152,65 @@ test('the training Job trains and publishes to the shared models volume the serv
   const problems = checkTrainingJob(broken).join('\n');
   assert.match(problems, /does not run `pneumo train \.\.\. && pneumo model publish/);
   assert.match(problems, /does not publish to the volume the servers read/);
+});
+
+test('the first-admin Job: `pneumo user add admin --role admin --only-if-no-users` against the servers\' Redis, password from a file, hardened', () => {
+  assert.deepEqual(checkFirstAdminJob(objects), []);
+  const job = (objs) => find(objs, 'Job', 'pneumo-first-admin');
+  const edit = (objs, f) => {
+    const c = job(objs).spec.template.spec.containers[0];
+    c.args = c.args.map(f);
+  };
+  const problemsOf = (f) => {
+    const broken = copy();
+    f(broken);
+    return checkFirstAdminJob(broken).join('\n');
+  };
+
+  // A rerun must never make a second admin.
+  assert.match(problemsOf((b) => edit(b, (a) => a.replace(' --only-if-no-users', ''))), /without --only-if-no-users/);
+  // A service account token mounted, in the pod or in its service account.
+  assert.match(problemsOf((b) => { job(b).spec.template.spec.automountServiceAccountToken = true; }),
+    /Job\/pneumo-first-admin: mounts a service account token/);
+  assert.match(problemsOf((b) => { find(b, 'ServiceAccount', 'pneumo-first-admin').automountServiceAccountToken = true; }),
+    /its service account pneumo-first-admin mounts a token/);
+  // Hardening like the training Job.
+  assert.match(problemsOf((b) => {
+    const pod = job(b).spec.template.spec;
+    pod.securityContext.runAsUser = 0;
+    delete pod.containers[0].securityContext.readOnlyRootFilesystem;
+    delete pod.containers[0].resources;
+  }), /runs as UID 0[\s\S]*readOnlyRootFilesystem is not true[\s\S]*no cpu requests[\s\S]*does not run as the image's pneumo user/);
+  // The password on the command line instead of in a file; another Redis; the wrong Secret.
+  const inArgs = problemsOf((b) => edit(b, (a) => a.replace('--store=redis://redis:6379/0', '--store=redis://:$(REDIS_PASSWORD)@redis:6379/0')
+    .replace(/ --store-password-file=[^"\s]+/, '')));
+  assert.match(inArgs, /the Redis password is in the process arguments/);
+  assert.match(inArgs, /no --store-password-file/);
+  assert.match(problemsOf((b) => edit(b, (a) => a.replace('redis://redis:6379/0', 'redis://redis:6379/1'))), /is not the servers' Redis/);
+  assert.match(problemsOf((b) => { job(b).spec.template.spec.volumes[0].secret.secretName = 'other'; }),
+    /is not the key password of the mounted Secret pneumo-redis/);
+  // Another user or role, or no `user add` at all.
+  assert.match(problemsOf((b) => edit(b, (a) => a.replace('--role admin', '--role doctor'))), /not added with --role admin/);
+  assert.match(problemsOf((b) => edit(b, (a) => a.replace('user add admin', 'user list'))), /does not run `pneumo user add admin`/);
+  // Suspended, retried without end, kept forever, or cut off from Redis.
+  const spec = problemsOf((b) => {
+    job(b).spec.suspend = true;
+    job(b).spec.backoffLimit = 100;
+    delete job(b).spec.ttlSecondsAfterFinished;
+    const redis = find(b, 'NetworkPolicy', 'redis').spec.ingress[0];
+    redis.from = redis.from.filter((p) => p.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'pneumo-first-admin');
+  });
+  for (const re of [/suspended/, /backoffLimit is not set to at most 6/, /no ttlSecondsAfterFinished/, /Redis's NetworkPolicy does not admit it/])
+    assert.match(spec, re);
+  assert.match(problemsOf((b) => { b.splice(b.indexOf(job(b)), 1); }), /no Job\/pneumo-first-admin/);
+
+  // The exec form (the image's entrypoint is pneumo) passes as well.
+  const execForm = copy();
+  const c = job(execForm).spec.template.spec.containers[0];
+  delete c.command;
+  c.args = ['user', 'add', 'admin', '--role', 'admin', '--only-if-no-users', '--store', 'redis://redis:6379/0',
+    '--store-password-file', '/run/secrets/pneumo-redis/password'];
+  assert.deepEqual(checkFirstAdminJob(execForm), []);
 });
 
 test('components/queue-depth-hpa adds pneumo_queue_depth to the HPA, as prometheus-adapter/values.yaml serves it', () => {

@@ -1,7 +1,7 @@
 // Renders deploy/k8s with `kubectl kustomize` and checks the production objects: the pneumo
 // Deployment's probes, resources and hardening (and every other pod's), Service, Ingress, HPA,
-// PodDisruptionBudget, NetworkPolicies, Redis, the ConfigMap and the training Job. Each check
-// returns problems as strings; an empty list passes.
+// PodDisruptionBudget, NetworkPolicies, Redis, the ConfigMap, the training Job and the first-admin
+// Job. Each check returns problems as strings; an empty list passes.
 import { spawnSync } from 'node:child_process';
 
 // kubectl kustomize DIR, parsed. Exits the test (fails) when kubectl is not there.
@@ -227,7 +227,7 @@ export function checkNetworkPolicies(objects) {
       if (!rule.to || rule.to.length === 0) problems.push(`NetworkPolicy ${p.metadata.name} allows egress to anywhere`);
   const expect = [
     ['Deployment/pneumo', 8080, ['ns:ingress-nginx', 'ns:monitoring']],
-    ['StatefulSet/redis', 6379, ['pod:Deployment/pneumo', 'pod:Job/pneumo-train']],
+    ['StatefulSet/redis', 6379, ['pod:Deployment/pneumo', 'pod:Job/pneumo-first-admin', 'pod:Job/pneumo-train']],
     ['StatefulSet/redis', 9121, ['ns:monitoring']],
     ['Job/pneumo-train', 8000, ['ns:monitoring']],
   ];
@@ -243,7 +243,8 @@ export function checkNetworkPolicies(objects) {
       problems.push(`${workload}:${port} is reachable from [${got.join(', ')}], expected [${peers.join(', ')}]`);
   }
   // Nothing else reaches these pods on any other port.
-  for (const [workload, ports] of [['Deployment/pneumo', [8080]], ['StatefulSet/redis', [6379, 9121]], ['Job/pneumo-train', [8000]]]) {
+  for (const [workload, ports] of [['Deployment/pneumo', [8080]], ['StatefulSet/redis', [6379, 9121]], ['Job/pneumo-train', [8000]],
+    ['Job/pneumo-first-admin', []]]) {
     for (const probe of [22, 80, 443, 6380, 8000, 8080, 9100, 9121, 6379].filter((p) => !ports.includes(p))) {
       try {
         const got = allowedPeers(objects, workload, probe);
@@ -253,7 +254,37 @@ export function checkNetworkPolicies(objects) {
       }
     }
   }
+  // The clients of Redis may also open the connection (their own policies allow the egress).
+  for (const client of ['Deployment/pneumo', 'Job/pneumo-train', 'Job/pneumo-first-admin']) {
+    try {
+      if (!egressAllowed(objects, client, 'StatefulSet/redis', 6379))
+        problems.push(`${client}: no NetworkPolicy lets it connect to StatefulSet/redis:6379`);
+    } catch (err) {
+      problems.push(err.message);
+    }
+  }
   return problems;
+}
+
+// Whether the NetworkPolicies let the pods of `from` open a connection to the pods of `to` (in
+// the same namespace) on `port`: true when no policy isolates their egress, or one of the
+// policies that select them has an egress rule for that port to a pod selector matching `to`.
+export function egressAllowed(objects, from, to, port) {
+  const templates = podTemplates(objects);
+  const source = templates.find((t) => t.workload === from);
+  const target = templates.find((t) => t.workload === to);
+  if (!source) throw new Error(`no workload ${from}`);
+  if (!target) throw new Error(`no workload ${to}`);
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && matches(o.spec.podSelector, source.template.metadata.labels) &&
+    (o.spec.policyTypes ?? []).includes('Egress'));
+  if (policies.length === 0) return true;
+  return policies.some((p) => (p.spec.egress ?? []).some((rule) => {
+    const ports = rule.ports ?? [];
+    if (ports.length && !ports.some((x) => x.port === port || x.port === undefined)) return false;
+    if (!rule.to || rule.to.length === 0) return true;
+    return rule.to.some((peer) => peer.podSelector && !peer.namespaceSelector && !peer.ipBlock &&
+      (Object.keys(peer.podSelector.matchLabels ?? {}).length === 0 || matches(peer.podSelector, target.template.metadata.labels)));
+  }));
 }
 
 export function checkRedis(objects) {
@@ -305,6 +336,68 @@ export function checkTrainingJob(objects) {
   return problems;
 }
 
+// The Kubernetes counterpart of the first start's `pneumo user add admin --role admin
+// --only-if-no-users` (scripts/start.sh, the Terraform user data): a Job against the servers'
+// Redis, with the password from the Secret in a file rather than in the arguments, idempotent,
+// hardened like the training Job, and able to reach Redis.
+export function checkFirstAdminJob(objects) {
+  const name = 'Job/pneumo-first-admin';
+  const job = find(objects, 'Job', 'pneumo-first-admin');
+  if (!job) return [`no ${name}`];
+  const problems = checkPodHardening(objects).filter((p) => p.startsWith(`${name}:`) || p.startsWith(`${name} `));
+  const pod = job.spec.template.spec;
+  if (pod.containers.length !== 1) problems.push(`${name}: ${pod.containers.length} containers, not 1`);
+  const c = pod.containers[0];
+  // The command as one shell text; line continuations joined, then cut at ; && || and new lines.
+  const script = [...(c.command ?? []), ...(c.args ?? [])].join(' ').replace(/\\\n/g, ' ');
+  const commands = script.split(/\n|;|&&|\|\|/).map((s) => s.trim());
+  // A variable holding the store options (store="--store=..."), as the Job's script has it.
+  const variables = new Map([...script.matchAll(/\b([A-Za-z_][A-Za-z0-9_]*)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+  const expand = (text) => text.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (all, k) => variables.get(k) ?? all);
+  const adds = commands.map(expand).filter((s) => /(^|[\s/])pneumo user add admin(\s|$)/.test(s));
+  const add = adds[0] ?? (c.command === undefined && (c.args ?? [])[0] === 'user' ? `pneumo ${c.args.join(' ')}` : undefined);
+  if (!add) return [...problems, `${name}: does not run \`pneumo user add admin\``];
+  if (adds.length > 1) problems.push(`${name}: runs \`pneumo user add admin\` more than once`);
+  const option = (flag) => add.match(new RegExp(`(?:^|\\s)${flag}(?:=|\\s+)(\\S+)`))?.[1];
+  if (option('--role') !== 'admin') problems.push(`${name}: the user is not added with --role admin`);
+  if (!/(^|\s)--only-if-no-users(\s|$)/.test(add))
+    problems.push(`${name}: \`pneumo user add\` without --only-if-no-users (a rerun would add a second admin, or fail)`);
+  // The same Redis as the servers.
+  const server = find(objects, 'Deployment', 'pneumo')?.spec.template.spec.containers.find((x) => x.name === 'pneumo');
+  const serverStore = (server?.args ?? []).find((a) => a.startsWith('--store='))?.slice('--store='.length);
+  const where = (url) => url?.replace(/^redis:\/\/(?:[^@/]*@)?/, '');
+  const store = option('--store');
+  if (!store?.startsWith('redis://') || where(store) !== where(serverStore))
+    problems.push(`${name}: --store ${store} is not the servers' Redis (${serverStore})`);
+  if (/\$[({]?REDIS_PASSWORD\b/.test(script) || /^redis:\/\/[^/]*@/.test(store ?? ''))
+    problems.push(`${name}: the Redis password is in the process arguments; give it with --store-password-file`);
+  // The password file: the key password of Secret pneumo-redis, mounted read-only.
+  const file = option('--store-password-file');
+  const mount = file && (c.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
+  const volume = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+  const inFile = mount && file.slice(mount.mountPath.replace(/\/$/, '').length + 1);
+  const item = volume?.secret?.items?.find((i) => i.path === inFile);
+  const key = volume?.secret && (volume.secret.items ? item?.key : inFile);
+  if (!file) problems.push(`${name}: no --store-password-file`);
+  else if (volume?.secret?.secretName !== 'pneumo-redis' || key !== 'password')
+    problems.push(`${name}: --store-password-file ${file} is not the key password of the mounted Secret pneumo-redis`);
+  else if (!mount.readOnly) problems.push(`${name}: the Secret pneumo-redis is mounted writable`);
+  // Runs on apply, once, and goes away; the pneumo user of the image, like the training Job.
+  if (job.spec.suspend) problems.push(`${name}: suspended (the first apply would create no admin)`);
+  if ((job.spec.parallelism ?? 1) !== 1 || (job.spec.completions ?? 1) !== 1) problems.push(`${name}: more than one pod at once`);
+  if (!(job.spec.backoffLimit >= 0 && job.spec.backoffLimit <= 6)) problems.push(`${name}: backoffLimit is not set to at most 6`);
+  if (!(job.spec.ttlSecondsAfterFinished >= 3600)) problems.push(`${name}: no ttlSecondsAfterFinished of an hour or more (the log with the password must stay long enough to be read, and then go)`);
+  if (pod.restartPolicy !== 'Never') problems.push(`${name}: restartPolicy is not Never`);
+  const sc = pod.securityContext ?? {};
+  if (sc.runAsUser !== 10001 || sc.runAsGroup !== 10001 || sc.fsGroup !== 10001) problems.push(`${name}: does not run as the image's pneumo user and group (10001)`);
+  const sa = pod.serviceAccountName && find(objects, 'ServiceAccount', pod.serviceAccountName);
+  if (!sa) problems.push(`${name}: its service account ${pod.serviceAccountName} is not rendered`);
+  else if (sa.automountServiceAccountToken !== false) problems.push(`${name}: its service account ${sa.metadata.name} mounts a token`);
+  if (!egressAllowed(objects, name, 'StatefulSet/redis', 6379)) problems.push(`${name}: no NetworkPolicy lets it connect to Redis`);
+  if (!allowedPeers(objects, 'StatefulSet/redis', 6379).includes(`pod:${name}`)) problems.push(`${name}: Redis's NetworkPolicy does not admit it`);
+  return problems;
+}
+
 export function checkNamespaceAndConfig(objects) {
   const problems = [];
   const ns = objects.find((o) => o.kind === 'Namespace');
@@ -334,6 +427,7 @@ export function checkProduction(objects) {
     ...checkNetworkPolicies(objects),
     ...checkRedis(objects),
     ...checkTrainingJob(objects),
+    ...checkFirstAdminJob(objects),
     ...checkNamespaceAndConfig(objects),
   ];
 }
