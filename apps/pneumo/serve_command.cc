@@ -45,6 +45,7 @@ struct ServeArgs {
   double max_upload_mb = static_cast<double>(kHttp.max_upload_bytes) / (1024.0 * 1024.0);
   int threads = 1;  // see --threads: the server's choice, not a library default
   int http_threads = kHttp.threads;
+  int http_max_connections = kHttp.connections.max_connections;
   int http_nice = kHttp.worker_nice;
   double review_band = kService.review.band;
   int model_poll_ms = 2000;        // 0: reload only on SIGHUP
@@ -256,6 +257,7 @@ int Serve(const ServeArgs& args) {
       .port = address->second,
       .max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024),
       .threads = args.http_threads,
+      .connections = {.max_connections = args.http_max_connections},
       .web_root = args.web_root,
       .worker_nice = args.http_nice};
   // The accounts and the audit trail live in the same store as the predictions.
@@ -374,7 +376,10 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", args->threads, "Threads for the model's forward pass (0: all cores)")
       ->capture_default_str();
   cmd->add_option("--http-threads", args->http_threads,
-                  "Connections served at once (an open keep-alive connection holds one)")
+                  "Requests processed at once (idle and slow connections hold none)")
+      ->capture_default_str();
+  cmd->add_option("--http-max-connections", args->http_max_connections,
+                  "Connections open at once; more are answered 503 and closed")
       ->capture_default_str();
   cmd->add_option(
          "--http-nice", args->http_nice,

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -18,16 +17,15 @@
 #include <regex>
 #include <span>
 #include <sstream>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "auth/audit_json.h"
 #include "core/logging.h"
-#include "core/socket_options.h"
 #include "core/thread_priority.h"
 #include "dicom/stow.h"
 #include "http/api_json.h"
+#include "http/connection_server.h"
 #include "http/csv.h"
 #include "http/embedded_files.h"
 #include "http/error_response.h"
@@ -406,11 +404,8 @@ struct HttpServer::State {
   const HttpOptions options;
   dicom::DicomNode* const dicom;  // may be null
   metrics::Gauge& queue_depth;
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> finished{false};
-  int port = 0;
-  int listen_socket = -1;
+  RequestProcessor server;  // the routes; connections come from `connections`
+  std::unique_ptr<ConnectionServer> connections;
   std::vector<std::unique_ptr<RouteMetrics>> route_metrics;  // one per Table() entry
 
   // Answers httplib made without a handler (unknown route, wrong method, oversized or malformed
@@ -1312,51 +1307,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(serving::PredictionService
   }
   auto state = std::make_unique<State>(service, registry, options, dicom);
   httplib::Server& server = state->server;
-  // httplib listens with a backlog of 5, compiled in: a burst of new connections overflows it and
-  // clients wait for SYN retries (~1 s). The options callback sees the listening socket; listen()
-  // again after binding raises the backlog.
-  int* listen_socket = &state->listen_socket;
-  server.set_socket_options([listen_socket](socket_t socket) {
-    pneumo::ReuseAddressOnly(socket);
-    *listen_socket = socket;
-  });
-  // Responses go out as headers then body: without this, Nagle's algorithm holds the body until the
-  // client's delayed ACK (40 ms) arrives.
-  server.set_tcp_nodelay(true);
-  const int threads = options.threads;
-  // httplib's API takes ownership of a raw pointer here.
-  server.new_task_queue = [threads] {
-    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
-  };
   server.set_payload_max_length(options.max_upload_bytes);
-  // A keep-alive connection holds its thread while open: after 100 requests it is closed so that
-  // waiting connections get a turn even when clients outnumber --http-threads.
-  server.set_keep_alive_max_count(100);
-  server.set_keep_alive_timeout(5);
-  server.set_read_timeout(30);
-  server.set_write_timeout(30);
+  // Only for the Keep-Alive header httplib writes: ConnectionServer enforces both.
+  server.set_keep_alive_max_count(
+      static_cast<std::size_t>(options.connections.max_requests_per_connection));
+  server.set_keep_alive_timeout(
+      std::chrono::ceil<std::chrono::seconds>(options.connections.idle_timeout).count());
   state->Register();
 
-  if (options.port == 0) {
-    state->port = server.bind_to_any_port(options.host);
-    if (state->port < 0)
-      return Fail(ErrorCode::kUnavailable, "cannot bind " + where + " (no free port, or bad host)");
-  } else {
-    if (!server.bind_to_port(options.host, options.port)) {
-      return Fail(ErrorCode::kUnavailable,
-                  "cannot listen on " + where + " (port in use, no permission, or bad host)");
-    }
-    state->port = options.port;
-  }
-  if (state->listen_socket >= 0) ::listen(state->listen_socket, SOMAXCONN);
-  State* s = state.get();
-  s->thread = std::thread([s] {
-    s->server.listen_after_bind();
-    s->finished = true;
-  });
-  // stop() is ignored until the loop marks itself running (see metrics/exporter.cc).
-  while (!s->server.is_running() && !s->finished)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto connections = ConnectionServer::Start(state->server, options.host, options.port,
+                                             options.threads, options.connections, &registry);
+  if (!connections) return std::unexpected(connections.error());
+  state->connections = std::move(*connections);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
 
@@ -1364,12 +1326,8 @@ HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) 
 
 HttpServer::~HttpServer() { Stop(); }
 
-int HttpServer::port() const { return state_->port; }
+int HttpServer::port() const { return state_->connections->port(); }
 
-void HttpServer::Stop() {
-  if (!state_->thread.joinable()) return;
-  state_->server.stop();
-  state_->thread.join();
-}
+void HttpServer::Stop() { state_->connections->Stop(); }
 
 }  // namespace pneumo::http

@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "dicom/dicom_node.h"
 #include "http/access_control.h"
+#include "http/connection_limits.h"
 #include "metrics/registry.h"
 #include "serving/prediction_service.h"
 
@@ -35,8 +36,11 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                           // 0 picks a free port (see port())
   std::size_t max_upload_bytes = 25u << 20;  // larger bodies get 413 payload_too_large
-  int threads = 64;                          // connections served at once
-  std::filesystem::path web_root;            // serve web/ from here instead of the embedded copy
+  int threads = 64;                          // requests processed at once
+  // How many connections may be open, and how long and large a request's head and body may be
+  // (http/connection_server.h): idle and slow clients wait without holding a thread.
+  ConnectionLimits connections;
+  std::filesystem::path web_root;  // serve web/ from here instead of the embedded copy
   // Nice value for the HTTP threads (decoding runs on them); 0 leaves them at the process's.
   // See core/thread_priority.h for why the model's threads should win.
   int worker_nice = 10;

@@ -522,8 +522,7 @@ struct RawResponse {
   std::string body;
 };
 
-// The default wait outlasts the server's 30 s read timeout: a request without a body length is
-// answered only once the server gives up waiting for one, and an equal wait raced it.
+// The default wait outlasts the server's 30 s read timeout, for requests that leave it waiting.
 inline RawResponse RawExchange(int port, const std::string& request,
                                std::chrono::seconds timeout = std::chrono::seconds(45)) {
   RawResponse out;
