@@ -1,7 +1,9 @@
 // What `pneumo serve` promises when things break: a 201 means the prediction is stored durably
 // (kill -9 mid-stream loses none of them), and a Redis outage is a 503 store_unavailable, not a
-// crash, until Redis is back.
+// crash, until Redis is back; and clients that hold connections without finishing a request do
+// not stop it serving the others.
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <atomic>
 #include <functional>
@@ -168,6 +170,56 @@ TEST(CrashSafety, ARedisOutageIs503StoreUnavailableUntilRedisIsBack) {
   res = client.Get("/health");
   EXPECT_TRUE(res && res->status == 200) << Describe(res);
   if (HasFailure()) std::cerr << "server log:\n" << server.LogTail() << "\n";
+}
+
+// A slowloris: with one HTTP thread, connections that trickle their headers or send nothing
+// held it (and with it the server) before pneumo had its own accept loop.
+TEST(CrashSafety, ClientsThatTrickleOrIdleDoNotStopTheServer) {
+  TempDir dir;
+  PneumoServer server("sqlite:" + (dir.path() / "results.db").string(),
+                      {"--http-threads", "1", "--http-max-connections", "40"});
+  ASSERT_EQ(server.Start(), "");
+  auto open = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  };
+  std::vector<int> held;
+  for (int i = 0; i < 30; ++i) {
+    held.push_back(open());
+    if (i % 2 == 0) {
+      const std::string_view part = "GET /api/v1/predictions HTTP/1.1\r\nHost: x\r\nX-A: ";
+      ASSERT_EQ(::send(held.back(), part.data(), part.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(part.size()));
+    }
+  }
+  auto client = server.Client();
+  for (int i = 0; i < 3; ++i) {
+    const auto asked = std::chrono::steady_clock::now();
+    auto res = UploadMultipart(client, "/api/v1/predictions", ChestPng(70 + i), "slow.png");
+    ASSERT_TRUE(res) << Describe(res) << server.LogTail();
+    EXPECT_EQ(res->status, 201) << Describe(res);
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(5));
+  }
+  // More connections, until the server says it has --http-max-connections open.
+  std::string refusal;
+  for (int i = 0; i < 20 && refusal.empty(); ++i) {
+    held.push_back(open());
+    pollfd p{.fd = held.back(), .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, 300) == 1) {
+      char buf[1024];
+      const ssize_t n = ::recv(held.back(), buf, sizeof buf, 0);
+      if (n > 0) refusal.assign(buf, static_cast<std::size_t>(n));
+    }
+  }
+  EXPECT_EQ(refusal.rfind("HTTP/1.1 503 ", 0), 0u) << refusal;
+  EXPECT_NE(refusal.find("\"code\":\"too_many_connections\""), std::string::npos) << refusal;
+  EXPECT_GE(held.size(), 40u) << "refused before --http-max-connections were open";
+  for (int fd : held) ::close(fd);
 }
 
 }  // namespace

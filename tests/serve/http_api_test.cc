@@ -761,6 +761,8 @@ TEST_P(HttpApiTest, MetricsExposeTheDocumentedFamilies) {
       {"pneumo_queue_depth", "gauge"},
       {"pneumo_predictions_total", "counter"},  // by label
       {"pneumo_model_info", "gauge"},
+      {"pneumo_http_connections_open", "gauge"},
+      {"pneumo_http_connections_refused_total", "counter"},  // by reason, from the start
       {"process_cpu_seconds_total", "counter"},
       {"process_resident_memory_bytes", "gauge"},
   };
