@@ -34,6 +34,7 @@
 
 #include "core/error.h"
 #include "http/connection_limits.h"
+#include "http/request_head.h"
 
 namespace pneumo::metrics {
 class Registry;
@@ -51,29 +52,6 @@ class RequestProcessor : public httplib::Server {
     return process_request(stream, close, closed, nullptr);
   }
 };
-
-// Finds where the head of a request that is still arriving ends, and whether it keeps within the
-// limits, across reads: each call scans only the bytes added since the last one.
-class RequestHeadScanner {
- public:
-  enum class State { kIncomplete, kComplete, kTooLarge, kTooManyFields };
-  RequestHeadScanner(std::size_t max_head_bytes, std::size_t max_header_fields)
-      : max_head_bytes_(max_head_bytes), max_header_fields_(max_header_fields) {}
-  // `received` starts at the request line and only grows between calls; Reset() for a new head.
-  State Scan(std::string_view received);
-  std::size_t head_size() const { return head_size_; }  // kComplete: up to the empty line's end
-  void Reset() { *this = RequestHeadScanner(max_head_bytes_, max_header_fields_); }
-
- private:
-  std::size_t max_head_bytes_, max_header_fields_;
-  std::size_t scanned_ = 0, line_start_ = 0, lines_ = 0, head_size_ = 0;
-};
-
-// A request whose head names neither Content-Length nor Transfer-Encoding has no body (RFC 9112
-// section 6.3), but httplib 0.11 would wait for the connection to end to read one: for the
-// methods it reads bodies of, this adds "Content-Length: 0" to the head, the first `head_size`
-// bytes of `received`.
-void DeclareEmptyBody(std::string& received, std::size_t head_size);
 
 class ConnectionServer {
  public:
