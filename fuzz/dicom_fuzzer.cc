@@ -3,8 +3,9 @@
 // (DecodeForInference, DCMTK with modality LUT, VOI window and MONOCHROME1 inversion); and
 // ParsePart10 then WritePart10, as the C-STORE SCP re-encodes what it receives. Checks: an
 // eligible instance has pixel data and a SOP Instance UID; a decoded image is CV_32FC1, finite, in
-// [0, 1] and within the limits; an instance that parses re-encodes, and the re-encoded bytes read
-// back with the same identifying attributes.
+// [0, 1] and within the limits, and comes with the attributes ReadDicomAttributes read (from
+// the decoder's own parse); an instance that parses re-encodes, and the re-encoded bytes read back
+// with the same identifying attributes.
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <span>
@@ -63,5 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
              "a DICOM image beyond the limits was decoded");
   FUZZ_CHECK(cv::checkRange(gray, /*quiet=*/true, nullptr, 0.0, 1.0 + 1e-6),
              "a decoded DICOM image has values outside [0, 1] or not finite");
+  // The serving path takes the study identifiers from the decode: they must be what a parse of
+  // their own reads, rendering the pixels first notwithstanding.
+  FUZZ_CHECK(decoded->dicom.has_value() && *decoded->dicom == *attributes,
+             "the decoder's DICOM attributes differ from ReadDicomAttributes'");
   return 0;
 }

@@ -1,18 +1,20 @@
 // Arbitrary bytes as one HTTP request to cpp-httplib's server, as `pneumo serve` reads an upload:
 // the request line, headers, a Content-Length or chunked body, and the multipart/form-data parser
-// (httplib::detail::MultipartFormDataParser) behind a ContentReader whose callbacks do what
-// ReadUpload in src/http/http_server.cc does (the first part named "file" is the upload, a size
-// limit on everything read). cpp-httplib is Debian's shared library, so libFuzzer sees no
-// coverage inside it (only these callbacks); ASan still checks what it writes into our buffers.
-// Checks: the upload never exceeds the limit; an upload read from a Content-Length body is a
-// contiguous run of the request's bytes.
+// (httplib::detail::MultipartFormDataParser) behind a ContentReader, read by the server's own
+// http::ReadUpload (src/http/upload_reader.cc) on the two routes that take uploads, as they call
+// it. cpp-httplib is Debian's shared library, so libFuzzer sees no coverage inside it (only
+// ReadUpload's callbacks); ASan still checks what it writes into our buffers.
+// Checks: an accepted upload never exceeds the limit; one read from a Content-Length body is a
+// contiguous run of the request's bytes; a refusal is one of ReadUpload's 400, 413 or 415.
 #include <httplib.h>
 
 #include <cstdint>
+#include <expected>
 #include <string>
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "http/upload_reader.h"
 
 namespace {
 
@@ -55,55 +57,30 @@ class OneRequestServer final : public httplib::Server {
   }
 };
 
-struct Upload {
-  bool called = false, read = false, multipart = false, too_large = false, has_file = false;
-  std::string bytes, filename;
-  std::size_t received = 0;
+// What the last request's ReadUpload gave; reset before each input.
+struct Outcome {
+  bool called = false;
+  std::expected<pneumo::http::Upload, pneumo::http::HttpError> upload;
 };
 
-Upload* current = nullptr;
+Outcome* current = nullptr;
 
-void ReadUploadLike(const httplib::Request& req, httplib::Response&,
-                    const httplib::ContentReader& reader) {
-  Upload& upload = *current;
-  upload.called = true;
-  auto within_limit = [&](std::size_t n) {
-    upload.received += n;
-    upload.too_large = upload.received > kLimit;
-    return !upload.too_large;
+// The two upload routes: the API's (a raw image body allowed) and the Flask-compatible /predict
+// (multipart only), as HttpServer::State::Predict calls ReadUpload.
+httplib::Server::HandlerWithContentReader Route(bool raw_allowed) {
+  return [raw_allowed](const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& reader) {
+    current->called = true;
+    current->upload = pneumo::http::ReadUpload(req, res, reader, kLimit, raw_allowed);
   };
-  if (req.is_multipart_form_data()) {
-    upload.multipart = true;
-    bool in_file = false;
-    upload.read = reader(
-        [&](const httplib::MultipartFormData& part) {
-          in_file = part.name == "file" && !upload.has_file;
-          if (in_file) {
-            upload.has_file = true;
-            upload.filename = part.filename;
-          }
-          return true;
-        },
-        [&](const char* data, std::size_t n) {
-          if (!within_limit(n)) return false;
-          if (in_file) upload.bytes.append(data, n);
-          return true;
-        });
-  } else {
-    upload.read = reader([&](const char* data, std::size_t n) {
-      if (!within_limit(n)) return false;
-      upload.bytes.append(data, n);
-      return true;
-    });
-  }
 }
 
 OneRequestServer& Server() {
   static OneRequestServer* server = [] {
     auto* s = new OneRequestServer();  // lives as long as the process, as in the server
     s->set_payload_max_length(kLimit * 2);
-    s->Post("/api/v1/predictions", ReadUploadLike);
-    s->Post("/predict", ReadUploadLike);
+    s->Post("/api/v1/predictions", Route(/*raw_allowed=*/true));
+    s->Post("/predict", Route(/*raw_allowed=*/false));
     return s;
   }();
   return *server;
@@ -113,22 +90,27 @@ OneRequestServer& Server() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  Upload upload;
-  current = &upload;
+  Outcome outcome;
+  current = &outcome;
   InputStream stream(input);
   Server().Process(stream);
   current = nullptr;
-  if (!upload.called) return 0;
+  if (!outcome.called) return 0;
+  if (!outcome.upload) {
+    const int status = outcome.upload.error().status;
+    FUZZ_CHECK(status == 400 || status == 413 || status == 415,
+               "ReadUpload refused with a status outside 400, 413 and 415");
+    return 0;
+  }
+  const pneumo::http::Upload& upload = *outcome.upload;
   FUZZ_CHECK(upload.bytes.size() <= kLimit, "an upload larger than the limit was kept");
-  if (!upload.read || upload.too_large) return 0;
   // A chunked (Transfer-Encoding) or compressed (Content-Encoding) body is not the wire's bytes.
   const bool encoded = input.find("ncoding") != std::string_view::npos;
   if (!encoded && !upload.bytes.empty()) {
     FUZZ_CHECK(input.find(upload.bytes) != std::string_view::npos,
                "the upload is not a run of the request's bytes");
   }
-  if (upload.has_file && upload.multipart) {
-    FUZZ_CHECK(upload.filename.size() <= input.size(), "a file name longer than the request");
-  }
+  // A query's ?filename= is percent-decoded, so it is never longer than the request either.
+  FUZZ_CHECK(upload.filename.size() <= input.size(), "a file name longer than the request");
   return 0;
 }

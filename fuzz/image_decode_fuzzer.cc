@@ -3,7 +3,7 @@
 // DecodeImage. Checks, beyond "no crash": every decoded image is CV_32FC1 with finite values in
 // [0, 1]; the stored size is within the limits and, for JPEG and PNG, is the size the header
 // claims; a reduced JPEG is no larger than that and keeps min_side; the full decode has exactly
-// the stored size; a refused header is never decoded.
+// the stored size; a refused header is never decoded; only a DICOM comes with DICOM attributes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -51,6 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (!decoded) return 0;
   FUZZ_CHECK(decoded->format == *format, "decoded as another format than sniffed");
+  FUZZ_CHECK(!decoded->dicom || decoded->format == ImageFormat::kDicom,
+             "a JPEG or PNG came with DICOM attributes");
   FUZZ_CHECK(decoded->width <= kLimits.max_side && decoded->height <= kLimits.max_side &&
                  std::int64_t{decoded->width} * decoded->height <= kLimits.max_pixels,
              "an image beyond the limits was decoded");

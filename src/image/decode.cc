@@ -164,9 +164,10 @@ Result<DecodedImage> DecodeForInference(std::span<const std::uint8_t> bytes, int
   DecodedImage out;
   out.format = *format;
   if (*format == ImageFormat::kDicom) {
-    auto gray = DecodeDicom(bytes, limits);
-    if (!gray) return std::unexpected(gray.error());
-    out.gray = std::move(*gray);
+    auto decoded = DecodeDicomWithAttributes(bytes, limits);
+    if (!decoded) return std::unexpected(decoded.error());
+    out.gray = std::move(decoded->gray);
+    out.dicom = std::move(decoded->attributes);
     out.width = out.gray.cols;
     out.height = out.gray.rows;
     return out;

@@ -10,11 +10,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <opencv2/core/mat.hpp>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "core/error.h"
+#include "image/dicom_attributes.h"
 
 namespace pneumo::image {
 
@@ -34,7 +36,7 @@ struct DecodeLimits {
 Result<ImageFormat> SniffFormat(std::span<const std::uint8_t> bytes);
 
 // Decodes to CV_32FC1 in [0, 1]. 16-bit sources keep their precision; RGB(A) becomes luminance
-// (alpha ignored). DICOM goes through DecodeDicom (dicom.h).
+// (alpha ignored). DICOM is rendered as DecodeDicom (dicom.h) describes.
 Result<cv::Mat> DecodeImage(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
 
 // What a server learns from an upload besides the pixels.
@@ -44,6 +46,10 @@ struct DecodedImage {
   int width = 0;  // of the stored image, before any reduction
   int height = 0;
   bool colour = false;  // colour channels that really differ: a photograph, not a radiograph
+  // A DICOM input's header, read from the same parse as its pixels (ReadDicomAttributes would
+  // parse the bytes again). nullopt for JPEG and PNG, and for a DICOM whose header DCMTK threw
+  // on after the pixels were rendered.
+  std::optional<DicomAttributes> dicom;
 };
 
 // DecodeImage for serving. A JPEG larger than needed is decoded at 1/2, 1/4 or 1/8 scale by

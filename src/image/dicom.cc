@@ -13,6 +13,7 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <opencv2/core.hpp>
@@ -114,9 +115,9 @@ Result<cv::Mat> Render(DcmDataset& dataset, E_TransferSyntax xfer) {
   return image.isMonochrome() ? RenderMonochrome(image) : RenderColour(image);
 }
 
-}  // namespace
-
-Result<cv::Mat> DecodeDicom(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+// The checks before any parsing, then the one parse (lengths checked, DCMTK from memory).
+Result<std::unique_ptr<DcmFileFormat>> ParseForDecoding(std::span<const std::uint8_t> bytes,
+                                                        const DecodeLimits& limits) {
   if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the DICOM file is empty (0 bytes)");
   if (bytes.size() > limits.max_bytes) {
     return Fail(ErrorCode::kImageTooLarge, "the DICOM file is " + std::to_string(bytes.size()) +
@@ -124,11 +125,12 @@ Result<cv::Mat> DecodeDicom(std::span<const std::uint8_t> bytes, const DecodeLim
                                                std::to_string(limits.max_bytes) + " bytes");
   }
   SetUpDcmtkOnce();
-  auto read = ReadDicomFile(bytes, "DICOM file");
-  if (!read) return std::unexpected(read.error());
+  return ReadDicomFile(bytes, "DICOM file");
+}
 
+// The first frame of a parsed file, rendered as DecodeDicom promises.
+Result<cv::Mat> RenderFile(DcmFileFormat& file, const DecodeLimits& limits) {
   try {
-    DcmFileFormat& file = **read;
     DcmDataset& dataset = *file.getDataset();
     const E_TransferSyntax xfer = dataset.getOriginalXfer();
 
@@ -163,6 +165,27 @@ Result<cv::Mat> DecodeDicom(std::span<const std::uint8_t> bytes, const DecodeLim
     // DCMTK itself reports through OFCondition; this guards the STL and OpenCV calls around it.
     return Fail(ErrorCode::kCorruptInput, std::string("DICOM file cannot be decoded: ") + e.what());
   }
+}
+
+}  // namespace
+
+Result<cv::Mat> DecodeDicom(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  auto file = ParseForDecoding(bytes, limits);
+  if (!file) return std::unexpected(file.error());
+  return RenderFile(**file, limits);
+}
+
+Result<DecodedDicom> DecodeDicomWithAttributes(std::span<const std::uint8_t> bytes,
+                                               const DecodeLimits& limits) {
+  auto file = ParseForDecoding(bytes, limits);
+  if (!file) return std::unexpected(file.error());
+  auto gray = RenderFile(**file, limits);
+  if (!gray) return std::unexpected(gray.error());
+  // After rendering: reading the attributes converts the dataset's strings to UTF-8 in place.
+  auto attributes = DicomAttributesOfFile(**file);
+  return DecodedDicom{
+      .gray = std::move(*gray),
+      .attributes = attributes ? std::optional(std::move(*attributes)) : std::nullopt};
 }
 
 }  // namespace pneumo::image

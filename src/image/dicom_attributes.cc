@@ -50,11 +50,7 @@ DicomAttributes DicomAttributesOf(DcmItem& d) {
   return a;
 }
 
-Result<DicomAttributes> ReadDicomAttributes(std::span<const std::uint8_t> bytes) {
-  if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the DICOM file is empty (0 bytes)");
-  auto read = ReadDicomFile(bytes, "DICOM file");
-  if (!read) return std::unexpected(read.error());
-  DcmFileFormat& file = **read;
+Result<DicomAttributes> DicomAttributesOfFile(DcmFileFormat& file) {
   try {
     // Names may come in Latin-1 or another character set; results are written as UTF-8. Where
     // DCMTK has no converter for the set, the bytes are kept as they are.
@@ -71,6 +67,13 @@ Result<DicomAttributes> ReadDicomAttributes(std::span<const std::uint8_t> bytes)
   } catch (const std::exception& e) {
     return Fail(ErrorCode::kCorruptInput, std::string("DICOM file cannot be read: ") + e.what());
   }
+}
+
+Result<DicomAttributes> ReadDicomAttributes(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return Fail(ErrorCode::kEmptyInput, "the DICOM file is empty (0 bytes)");
+  auto read = ReadDicomFile(bytes, "DICOM file");
+  if (!read) return std::unexpected(read.error());
+  return DicomAttributesOfFile(**read);
 }
 
 }  // namespace pneumo::image

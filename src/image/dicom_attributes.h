@@ -15,7 +15,8 @@
 
 #include "core/error.h"
 
-class DcmItem;  // DCMTK
+class DcmFileFormat;  // DCMTK
+class DcmItem;
 
 namespace pneumo::image {
 
@@ -28,10 +29,17 @@ struct DicomAttributes {
   std::string transfer_syntax_uid;  // from the file meta information; empty when none
   bool has_pixel_data = false;
   int samples_per_pixel = 0, bits_allocated = 0;  // 0 when absent
+  bool operator==(const DicomAttributes&) const = default;
 };
 
 // kEmptyInput, kCorruptInput (not DICOM, truncated), kInternal (no data dictionary).
 Result<DicomAttributes> ReadDicomAttributes(std::span<const std::uint8_t> bytes);
+
+// The same, from a file DCMTK has already parsed (the pixel decoder's, so that an upload is parsed
+// once): the dataset's attributes plus the meta information's transfer syntax. Converts the
+// dataset's strings to UTF-8 in place first, so anything that reads the dataset as it was
+// (rendering the pixels) must come before. kCorruptInput when DCMTK throws.
+Result<DicomAttributes> DicomAttributesOfFile(DcmFileFormat& file);
 
 // The same, from a dataset DCMTK already holds (e.g. one received over the network).
 DicomAttributes DicomAttributesOf(DcmItem& dataset);

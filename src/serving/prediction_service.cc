@@ -45,25 +45,22 @@ class DecodeSlot {
   std::counting_semaphore<1024>& slots_;
 };
 
-// What the history keeps of a DICOM input so results can go back to its study (empty when the
-// header cannot be read again, which DecodeForInference has just shown it can).
-store::DicomIdentifiers DicomIdentifiersOf(std::span<const std::uint8_t> bytes) {
-  auto a = image::ReadDicomAttributes(bytes);
-  if (!a) return {};
-  return store::DicomIdentifiers{.study_instance_uid = a->study_instance_uid,
-                                 .series_instance_uid = a->series_instance_uid,
-                                 .sop_instance_uid = a->sop_instance_uid,
-                                 .sop_class_uid = a->sop_class_uid,
-                                 .accession_number = a->accession_number,
-                                 .modality = a->modality,
-                                 .patient_id = a->patient_id,
-                                 .patient_name = a->patient_name,
-                                 .patient_birth_date = a->patient_birth_date,
-                                 .patient_sex = a->patient_sex,
-                                 .study_date = a->study_date,
-                                 .study_time = a->study_time,
-                                 .study_id = a->study_id,
-                                 .referring_physician = a->referring_physician};
+// What the history keeps of a DICOM input so results can go back to its study.
+store::DicomIdentifiers DicomIdentifiersOf(const image::DicomAttributes& a) {
+  return store::DicomIdentifiers{.study_instance_uid = a.study_instance_uid,
+                                 .series_instance_uid = a.series_instance_uid,
+                                 .sop_instance_uid = a.sop_instance_uid,
+                                 .sop_class_uid = a.sop_class_uid,
+                                 .accession_number = a.accession_number,
+                                 .modality = a.modality,
+                                 .patient_id = a.patient_id,
+                                 .patient_name = a.patient_name,
+                                 .patient_birth_date = a.patient_birth_date,
+                                 .patient_sex = a.patient_sex,
+                                 .study_date = a.study_date,
+                                 .study_time = a.study_time,
+                                 .study_id = a.study_id,
+                                 .referring_physician = a.referring_physician};
 }
 
 }  // namespace
@@ -300,7 +297,7 @@ Result<store::PredictionRecord> PredictionService::Predict(std::span<const std::
   auto preview_jpeg = EncodeJpeg(MakePreview(decoded->gray, options_.preview_max_side));
   if (preview_jpeg) record.preview_jpeg = std::move(*preview_jpeg);
   std::vector<std::string> reasons = InputReviewReasons(*decoded, options_.review);
-  if (decoded->format == image::ImageFormat::kDicom) record.dicom = DicomIdentifiersOf(bytes);
+  if (const auto& dicom = decoded->dicom) record.dicom = DicomIdentifiersOf(*dicom);
 
   auto& future = *submitted;
   if (future.wait_until(deadline) != std::future_status::ready) {

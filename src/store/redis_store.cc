@@ -8,8 +8,13 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "store/internal/redis_connection.h"
+
 namespace pneumo::store {
 namespace {
+
+using internal::ReplyText;
+using Args = internal::RedisConnection::Args;
 
 constexpr std::string_view kRecordPrefix = "pneumo:prediction:";
 constexpr char kIndexKey[] = "pneumo:predictions";
@@ -59,30 +64,6 @@ bool ParseNumber(const std::string& text, T& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-std::string_view ReplyText(const redisReply* reply) {
-  return reply->str ? std::string_view(reply->str, reply->len) : std::string_view();
-}
-
-Error ErrorFromReply(const redisReply* reply, const std::string& address,
-                     std::string_view operation) {
-  const std::string_view text = ReplyText(reply);
-  ErrorCode code = ErrorCode::kInternal;
-  for (std::string_view transient :
-       {"LOADING", "READONLY", "BUSY", "MASTERDOWN", "TRYAGAIN", "OOM", "CLUSTERDOWN"}) {
-    if (text.starts_with(transient)) code = ErrorCode::kUnavailable;
-  }
-  std::string hint;
-  if (text.starts_with("NOAUTH")) {
-    code = ErrorCode::kInvalidArgument;
-    hint = " (the server requires a password: give it as redis://:PASSWORD@host:port/db)";
-  } else if (text.starts_with("WRONGPASS") || text.find("password") != std::string_view::npos) {
-    code = ErrorCode::kInvalidArgument;
-    hint = " (check the password in the store URL)";
-  }
-  return Error{code, "redis at " + address + ": " + std::string(operation) +
-                         " failed: " + std::string(text) + hint};
-}
-
 Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fields,
                                           std::string_view id) {
   PredictionRecord r;
@@ -115,18 +96,15 @@ Result<PredictionRecord> RecordFromFields(std::map<std::string, std::string> fie
 
 }  // namespace
 
-void RedisStore::ContextDeleter::operator()(redisContext* context) const { redisFree(context); }
-void RedisStore::ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
-
 RedisStore::RedisStore(Options options)
-    : options_(std::move(options)), address_(options_.host + ":" + std::to_string(options_.port)) {}
+    : redis_(std::make_unique<internal::RedisConnection>(std::move(options))) {}
 
 RedisStore::~RedisStore() = default;
 
 Result<std::unique_ptr<RedisStore>> RedisStore::Open(Options options) {
   std::unique_ptr<RedisStore> store(new RedisStore(std::move(options)));
   std::lock_guard lock(store->mu_);
-  if (auto connected = store->EnsureConnected(); !connected) {
+  if (auto connected = store->redis_->Connect(); !connected) {
     return std::unexpected(connected.error());
   }
   return store;
@@ -156,116 +134,6 @@ Result<bool> RedisAnswersWithoutPassword(const std::string& host, int port,
   return reply->type != REDIS_REPLY_ERROR;
 }
 
-Result<void> RedisStore::EnsureConnected() {
-  if (context_ && context_->err == 0) return {};
-  context_.reset();
-  const auto ms = options_.timeout.count();
-  const timeval timeout{.tv_sec = static_cast<time_t>(ms / 1000),
-                        .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
-  Context context(redisConnectWithTimeout(options_.host.c_str(), options_.port, timeout));
-  if (!context) {
-    return Fail(ErrorCode::kUnavailable, "cannot connect to redis at " + address_ +
-                                             ": out of memory allocating the connection");
-  }
-  if (context->err) {
-    return Fail(ErrorCode::kUnavailable,
-                "cannot connect to redis at " + address_ + ": " + context->errstr);
-  }
-  redisSetTimeout(context.get(), timeout);
-  redisEnableKeepAlive(context.get());
-  context_ = std::move(context);
-  commands_sent_ = 0;
-  // AUTH, SELECT and PING: PING catches a server that wants a password we were not given.
-  if (!options_.password.empty()) {
-    if (auto auth = Command({"AUTH", options_.password}, "AUTH"); !auth) {
-      context_.reset();
-      return std::unexpected(auth.error());
-    }
-  }
-  if (auto select =
-          Command({"SELECT", std::to_string(options_.db)}, "SELECT " + std::to_string(options_.db));
-      !select) {
-    context_.reset();
-    return std::unexpected(select.error());
-  }
-  if (auto ping = Command({"PING"}, "PING"); !ping) {
-    context_.reset();
-    return std::unexpected(ping.error());
-  }
-  return {};
-}
-
-Result<RedisStore::Reply> RedisStore::Command(const Args& args, std::string_view operation) {
-  ++commands_sent_;
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const std::string& arg : args) {
-    argv.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
-  void* raw =
-      redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(), lengths.data());
-  if (raw == nullptr) {
-    const std::string why = context_->errstr;
-    lost_on_first_command_ = commands_sent_ == 1;
-    context_.reset();
-    return Fail(ErrorCode::kUnavailable,
-                "redis at " + address_ + ": " + std::string(operation) + " failed: " + why);
-  }
-  Reply reply(static_cast<redisReply*>(raw));
-  if (reply->type == REDIS_REPLY_ERROR) {
-    return std::unexpected(ErrorFromReply(reply.get(), address_, operation));
-  }
-  return reply;
-}
-
-Result<std::vector<RedisStore::Reply>> RedisStore::Pipeline(const std::vector<Args>& commands,
-                                                            std::string_view operation) {
-  ++commands_sent_;
-  auto lost = [&]() -> Result<std::vector<Reply>> {
-    const std::string why = context_->errstr;
-    lost_on_first_command_ = commands_sent_ == 1;
-    context_.reset();
-    return Fail(ErrorCode::kUnavailable,
-                "redis at " + address_ + ": " + std::string(operation) + " failed: " + why);
-  };
-  for (const Args& args : commands) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    for (const std::string& arg : args) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(),
-                               lengths.data()) != REDIS_OK) {
-      return lost();
-    }
-  }
-  std::vector<Reply> replies;
-  for (size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) return lost();
-    replies.emplace_back(static_cast<redisReply*>(raw));
-  }
-  for (const Reply& reply : replies) {
-    if (reply->type == REDIS_REPLY_ERROR) {
-      return std::unexpected(ErrorFromReply(reply.get(), address_, operation));
-    }
-  }
-  return replies;
-}
-
-template <typename T, typename Operation>
-Result<T> RedisStore::Retrying(Operation operation) {
-  for (int attempt = 0;; ++attempt) {
-    if (auto connected = EnsureConnected(); !connected) return std::unexpected(connected.error());
-    commands_sent_ = 0;
-    lost_on_first_command_ = false;
-    Result<T> result = operation();
-    if (result || !lost_on_first_command_ || attempt == 1) return result;
-  }
-}
-
 Result<void> RedisStore::Put(const PredictionRecord& r) {
   if (r.id.empty()) return Fail(ErrorCode::kInvalidArgument, "prediction id must not be empty");
   std::lock_guard lock(mu_);
@@ -277,18 +145,19 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
   auto put = [&]() -> Result<void> {
     // WATCH + EXISTS + MULTI/EXEC: the record and its index entry appear together, and a record
     // written by another server between EXISTS and EXEC aborts ours instead of overwriting it.
-    if (auto watched = Command({"WATCH", key}, "WATCH"); !watched) {
+    if (auto watched = redis_->Command({"WATCH", key}, "WATCH"); !watched) {
       return std::unexpected(watched.error());
     }
-    auto exists = Command({"EXISTS", key}, "checking for a duplicate id");
+    auto exists = redis_->Command({"EXISTS", key}, "checking for a duplicate id");
     if (!exists) return std::unexpected(exists.error());
     if ((*exists)->integer != 0) {
-      if (auto unwatched = Command({"UNWATCH"}, "UNWATCH"); !unwatched) {
+      if (auto unwatched = redis_->Command({"UNWATCH"}, "UNWATCH"); !unwatched) {
         return std::unexpected(unwatched.error());
       }
       return duplicate();
     }
-    if (auto multi = Command({"MULTI"}, "MULTI"); !multi) return std::unexpected(multi.error());
+    if (auto multi = redis_->Command({"MULTI"}, "MULTI"); !multi)
+      return std::unexpected(multi.error());
     Args hset = {"HSET",
                  key,
                  "id",
@@ -329,59 +198,57 @@ Result<void> RedisStore::Put(const PredictionRecord& r) {
       hset.emplace_back(name);
       hset.push_back(r.dicom.*member);
     }
-    if (auto queued = Command(hset, "queueing HSET"); !queued)
+    if (auto queued = redis_->Command(hset, "queueing HSET"); !queued)
       return std::unexpected(queued.error());
     if (!r.dicom.accession_number.empty()) {
-      if (auto queued = Command({"ZADD", AccessionKey(r.dicom.accession_number),
-                                 std::to_string(r.created_at_ms), r.id},
-                                "queueing ZADD");
+      if (auto queued = redis_->Command({"ZADD", AccessionKey(r.dicom.accession_number),
+                                         std::to_string(r.created_at_ms), r.id},
+                                        "queueing ZADD");
           !queued) {
         return std::unexpected(queued.error());
       }
     }
-    if (auto queued =
-            Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id}, "queueing ZADD");
+    if (auto queued = redis_->Command({"ZADD", kIndexKey, std::to_string(r.created_at_ms), r.id},
+                                      "queueing ZADD");
         !queued) {
       return std::unexpected(queued.error());
     }
     if (!r.owner.empty()) {
-      if (auto queued =
-              Command({"ZADD", OwnerIndexKey(r.owner), std::to_string(r.created_at_ms), r.id},
-                      "queueing ZADD");
+      if (auto queued = redis_->Command(
+              {"ZADD", OwnerIndexKey(r.owner), std::to_string(r.created_at_ms), r.id},
+              "queueing ZADD");
           !queued) {
         return std::unexpected(queued.error());
       }
       if (!r.dicom.accession_number.empty()) {
-        if (auto queued = Command({"ZADD", OwnerAccessionKey(r.owner, r.dicom.accession_number),
-                                   std::to_string(r.created_at_ms), r.id},
-                                  "queueing ZADD");
+        if (auto queued =
+                redis_->Command({"ZADD", OwnerAccessionKey(r.owner, r.dicom.accession_number),
+                                 std::to_string(r.created_at_ms), r.id},
+                                "queueing ZADD");
             !queued) {
           return std::unexpected(queued.error());
         }
       }
     }
-    auto exec = Command({"EXEC"}, "storing the prediction");
+    auto exec = redis_->Command({"EXEC"}, "storing the prediction");
     if (!exec) return std::unexpected(exec.error());
     if ((*exec)->type == REDIS_REPLY_NIL) return duplicate();  // the WATCHed key changed
     for (size_t i = 0; i < (*exec)->elements; ++i) {
       if ((*exec)->element[i]->type == REDIS_REPLY_ERROR) {
-        return std::unexpected(
-            ErrorFromReply((*exec)->element[i], address_, "storing the prediction"));
+        return std::unexpected(redis_->ReplyError((*exec)->element[i], "storing the prediction"));
       }
     }
     return {};
   };
-  Result<void> result = Retrying<void>(put);
-  // After a failure the connection may still hold a WATCH or an open MULTI; dropping it clears
-  // both on the server, and the next call reconnects.
-  if (!result && result.error().code != ErrorCode::kInvalidArgument) context_.reset();
-  return result;
+  // A failure after WATCH or MULTI leaves them open: Run drops the connection then, which clears
+  // both on the server.
+  return redis_->Run<void>(put);
 }
 
 Result<PredictionRecord> RedisStore::Get(std::string_view id) {
   std::lock_guard lock(mu_);
-  return Retrying<PredictionRecord>([&]() -> Result<PredictionRecord> {
-    auto reply = Command({"HGETALL", RecordKey(id)}, "reading a prediction");
+  return redis_->Run<PredictionRecord>([&]() -> Result<PredictionRecord> {
+    auto reply = redis_->Command({"HGETALL", RecordKey(id)}, "reading a prediction");
     if (!reply) return std::unexpected(reply.error());
     if ((*reply)->elements == 0) {
       return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
@@ -396,8 +263,8 @@ Result<PredictionRecord> RedisStore::Get(std::string_view id) {
 
 Result<std::vector<std::uint8_t>> RedisStore::GetPreview(std::string_view id) {
   std::lock_guard lock(mu_);
-  return Retrying<std::vector<std::uint8_t>>([&]() -> Result<std::vector<std::uint8_t>> {
-    auto reply = Command({"HGET", RecordKey(id), kPreviewField}, "reading a preview");
+  return redis_->Run<std::vector<std::uint8_t>>([&]() -> Result<std::vector<std::uint8_t>> {
+    auto reply = redis_->Command({"HGET", RecordKey(id), kPreviewField}, "reading a preview");
     if (!reply) return std::unexpected(reply.error());
     if ((*reply)->type == REDIS_REPLY_NIL) {
       return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
@@ -413,14 +280,14 @@ Result<void> RedisStore::Delete(std::string_view id) {
   auto remove = [&]() -> Result<void> {
     // The indexes a record is in follow from its owner and accession number: read them, then
     // drop the record and every index entry in one MULTI, unless the record changed meanwhile.
-    if (auto watched = Command({"WATCH", key}, "WATCH"); !watched) {
+    if (auto watched = redis_->Command({"WATCH", key}, "WATCH"); !watched) {
       return std::unexpected(watched.error());
     }
-    auto fields = Command({"HMGET", key, "id", "owner", "dicom_accession_number"},
-                          "reading a prediction to delete");
+    auto fields = redis_->Command({"HMGET", key, "id", "owner", "dicom_accession_number"},
+                                  "reading a prediction to delete");
     if (!fields) return std::unexpected(fields.error());
     if ((*fields)->elements < 3 || (*fields)->element[0]->type == REDIS_REPLY_NIL) {
-      if (auto unwatched = Command({"UNWATCH"}, "UNWATCH"); !unwatched) {
+      if (auto unwatched = redis_->Command({"UNWATCH"}, "UNWATCH"); !unwatched) {
         return std::unexpected(unwatched.error());
       }
       return Fail(ErrorCode::kNotFound, "no prediction with id '" + std::string(id) + "'");
@@ -434,23 +301,21 @@ Result<void> RedisStore::Delete(std::string_view id) {
       if (!owner.empty())
         commands.push_back({"ZREM", OwnerAccessionKey(owner, accession), std::string(id)});
     }
-    if (auto multi = Command({"MULTI"}, "MULTI"); !multi) return std::unexpected(multi.error());
+    if (auto multi = redis_->Command({"MULTI"}, "MULTI"); !multi)
+      return std::unexpected(multi.error());
     for (const Args& command : commands) {
-      if (auto queued = Command(command, "queueing a deletion"); !queued) {
+      if (auto queued = redis_->Command(command, "queueing a deletion"); !queued) {
         return std::unexpected(queued.error());
       }
     }
-    auto exec = Command({"EXEC"}, "deleting the prediction");
+    auto exec = redis_->Command({"EXEC"}, "deleting the prediction");
     if (!exec) return std::unexpected(exec.error());
     if ((*exec)->type == REDIS_REPLY_NIL) {
       return Fail(ErrorCode::kUnavailable, "the prediction changed while it was being deleted");
     }
     return {};
   };
-  Result<void> result = Retrying<void>(remove);
-  // As in Put: a failure may leave a WATCH or an open MULTI on the connection.
-  if (!result && result.error().code != ErrorCode::kNotFound) context_.reset();
-  return result;
+  return redis_->Run<void>(remove);  // as in Put, Run clears a WATCH or MULTI left open
 }
 
 Result<PredictionPage> RedisStore::List(const ListQuery& query) {
@@ -463,19 +328,19 @@ Result<PredictionPage> RedisStore::List(const ListQuery& query) {
                                            : std::string(kIndexKey);
   if (auto checked = CheckPaging(page, per_page); !checked) return std::unexpected(checked.error());
   std::lock_guard lock(mu_);
-  return Retrying<PredictionPage>([&]() -> Result<PredictionPage> {
+  return redis_->Run<PredictionPage>([&]() -> Result<PredictionPage> {
     PredictionPage result;
     result.page = page;
     result.per_page = per_page;
-    auto count = Command({"ZCARD", index}, "counting predictions");
+    auto count = redis_->Command({"ZCARD", index}, "counting predictions");
     if (!count) return std::unexpected(count.error());
     result.total = (*count)->integer;
     const std::int64_t start = static_cast<std::int64_t>(page - 1) * per_page;
     if (start >= result.total) return result;
     // Equal scores come back in reverse lexicographic order of id, matching the SQLite order.
-    auto ids =
-        Command({"ZREVRANGE", index, std::to_string(start), std::to_string(start + per_page - 1)},
-                "listing predictions");
+    auto ids = redis_->Command(
+        {"ZREVRANGE", index, std::to_string(start), std::to_string(start + per_page - 1)},
+        "listing predictions");
     if (!ids) return std::unexpected(ids.error());
     std::vector<Args> reads;
     for (size_t i = 0; i < (*ids)->elements; ++i) {
@@ -483,7 +348,7 @@ Result<PredictionPage> RedisStore::List(const ListQuery& query) {
       hmget.insert(hmget.end(), ListFields().begin(), ListFields().end());
       reads.push_back(std::move(hmget));
     }
-    auto replies = Pipeline(reads, "reading listed predictions");
+    auto replies = redis_->Pipeline(reads, "reading listed predictions");
     if (!replies) return std::unexpected(replies.error());
     for (size_t i = 0; i < replies->size(); ++i) {
       const redisReply* reply = (*replies)[i].get();
@@ -520,11 +385,12 @@ Result<void> RedisStore::LogReceived(const ReceivedInstance& r) {
       {"prediction_id",
        r.prediction_id}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::lock_guard lock(mu_);
-  return Retrying<void>([&]() -> Result<void> {
+  return redis_->Run<void>([&]() -> Result<void> {
     // LPUSH is the write; LTRIM only bounds the log, so a failed trim loses nothing.
-    auto replies = Pipeline({{"LPUSH", kReceivedKey, entry},
-                             {"LTRIM", kReceivedKey, "0", std::to_string(kReceivedKept - 1)}},
-                            "logging a received instance");
+    auto replies =
+        redis_->Pipeline({{"LPUSH", kReceivedKey, entry},
+                          {"LTRIM", kReceivedKey, "0", std::to_string(kReceivedKept - 1)}},
+                         "logging a received instance");
     if (!replies) return std::unexpected(replies.error());
     return {};
   });
@@ -533,9 +399,9 @@ Result<void> RedisStore::LogReceived(const ReceivedInstance& r) {
 Result<std::vector<ReceivedInstance>> RedisStore::ListReceived(int limit) {
   if (auto checked = CheckPaging(1, limit); !checked) return std::unexpected(checked.error());
   std::lock_guard lock(mu_);
-  return Retrying<std::vector<ReceivedInstance>>([&]() -> Result<std::vector<ReceivedInstance>> {
-    auto reply = Command({"LRANGE", kReceivedKey, "0", std::to_string(limit - 1)},
-                         "listing received instances");
+  return redis_->Run<std::vector<ReceivedInstance>>([&]() -> Result<std::vector<ReceivedInstance>> {
+    auto reply = redis_->Command({"LRANGE", kReceivedKey, "0", std::to_string(limit - 1)},
+                                 "listing received instances");
     if (!reply) return std::unexpected(reply.error());
     std::vector<ReceivedInstance> log;
     for (size_t i = 0; i < (*reply)->elements; ++i) {
@@ -566,15 +432,13 @@ Result<std::vector<ReceivedInstance>> RedisStore::ListReceived(int limit) {
 
 Result<void> RedisStore::Ping() {
   std::lock_guard lock(mu_);
-  return Retrying<void>([&]() -> Result<void> {
-    auto reply = Command({"PING"}, "PING");
+  return redis_->Run<void>([&]() -> Result<void> {
+    auto reply = redis_->Command({"PING"}, "PING");
     if (!reply) return std::unexpected(reply.error());
     return {};
   });
 }
 
-std::string RedisStore::Describe() const {
-  return "redis://" + address_ + "/" + std::to_string(options_.db);
-}
+std::string RedisStore::Describe() const { return redis_->Describe(); }
 
 }  // namespace pneumo::store

@@ -20,10 +20,10 @@
 
 #include "store/result_store.h"
 
-struct redisContext;
-struct redisReply;
-
 namespace pneumo::store {
+namespace internal {
+class RedisConnection;  // store/internal/redis_connection.h, which needs Options from here
+}  // namespace internal
 
 // True when the Redis at host:port answers PING on a fresh connection that sent no AUTH: then
 // anyone who reaches it can read every prediction, account and audit entry. `pneumo serve`
@@ -61,36 +61,11 @@ class RedisStore final : public ResultStore {
   std::string Describe() const override;
 
  private:
-  struct ContextDeleter {
-    void operator()(redisContext* context) const;
-  };
-  struct ReplyDeleter {
-    void operator()(redisReply* reply) const;
-  };
-  using Context = std::unique_ptr<redisContext, ContextDeleter>;
-  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-  using Args = std::vector<std::string>;
-
   explicit RedisStore(Options options);
-  Result<void> EnsureConnected();  // REQUIRES: mu_ held
-  // Sends one command (binary-safe). A broken connection is dropped and gives kUnavailable; an
-  // error reply gives an Error naming `operation`. REQUIRES: mu_ held, connected.
-  Result<Reply> Command(const Args& args, std::string_view operation);
-  // Sends all commands, then reads all replies. Same errors as Command.
-  Result<std::vector<Reply>> Pipeline(const std::vector<Args>& commands,
-                                      std::string_view operation);
-  // Runs `operation` on a live connection; when the connection turns out to be broken at the
-  // operation's first command (so nothing was written), reconnects and runs it once more: the
-  // usual case for the first call after Redis restarted. REQUIRES: mu_ held.
-  template <typename T, typename Operation>
-  Result<T> Retrying(Operation operation);
 
-  const Options options_;
-  const std::string address_;  // "host:port", for messages
   mutable std::mutex mu_;
-  Context context_;                     // GUARDED_BY(mu_); null when not connected
-  int commands_sent_ = 0;               // GUARDED_BY(mu_); within the current operation
-  bool lost_on_first_command_ = false;  // GUARDED_BY(mu_); within the current operation
+  // Connects, retries once after a lost connection, maps error replies; GUARDED_BY(mu_).
+  std::unique_ptr<internal::RedisConnection> redis_;
 };
 
 }  // namespace pneumo::store

@@ -344,6 +344,17 @@ TEST(DecodeForInference, TellsAColourPhotographFromAGrayImageStoredAsRgb) {
   EXPECT_TRUE(DecodeForInference(EncodeJpeg(photo), 0)->colour);
 }
 
+TEST(DecodeForInference, GivesNoDicomAttributesForAJpegOrPng) {
+  auto jpeg = DecodeForInference(EncodeJpeg(LargeGradient(64)), 0);
+  ASSERT_TRUE(jpeg) << jpeg.error().ToString();
+  EXPECT_FALSE(jpeg->dicom.has_value());
+  std::vector<std::uint8_t> png;
+  cv::imencode(".png", LargeGradient(64), png);
+  auto decoded_png = DecodeForInference(png, 0);
+  ASSERT_TRUE(decoded_png) << decoded_png.error().ToString();
+  EXPECT_FALSE(decoded_png->dicom.has_value());
+}
+
 TEST(DecodeForInference, RefusesWhatDecodeImageRefuses) {
   const std::vector<std::uint8_t> text = {'n', 'o', 't', ' ', 'a', 'n',
                                           ' ', 'i', 'm', 'a', 'g', 'e'};

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "image/decode.h"
+#include "image/dicom_attributes.h"
 #include "test_images.h"
 
 namespace pneumo::image {
@@ -384,6 +385,73 @@ TEST(DecodeImage, SendsDicomFilesToTheDicomDecoder) {
   ASSERT_TRUE(gray.has_value()) << gray.error().ToString();
   EXPECT_EQ(gray->rows, 4);
   EXPECT_EQ(gray->cols, 6);
+}
+
+TEST(DecodeForInference, GivesADicomFilesAttributesFromTheSameParse) {
+  DicomSpec spec;
+  spec.pixels = Halves(spec, 0, 1000);
+  auto file = MakeDicom(spec);
+  DcmDataset& ds = *file->getDataset();
+  ds.putAndInsertString(DCM_StudyInstanceUID, "1.2.826.0.1.3680043.10.1.7");
+  ds.putAndInsertString(DCM_SeriesInstanceUID, "1.2.826.0.1.3680043.10.1.7.1");
+  ds.putAndInsertString(DCM_AccessionNumber, "ACC-42");
+  ds.putAndInsertString(DCM_PatientID, "P-0042");
+  // Latin-1, as many modalities still send: the attributes come back as UTF-8.
+  ds.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 100");
+  ds.putAndInsertString(DCM_PatientName, "M\xfcller^J\xfcrgen");
+  const Bytes bytes = Save(*file);
+
+  auto decoded = DecodeForInference(bytes, /*min_side=*/0);
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(decoded->format, ImageFormat::kDicom);
+  EXPECT_EQ(decoded->gray.size(), cv::Size(6, 4));
+  ASSERT_TRUE(decoded->dicom.has_value());
+  EXPECT_EQ(decoded->dicom->study_instance_uid, "1.2.826.0.1.3680043.10.1.7");
+  EXPECT_EQ(decoded->dicom->series_instance_uid, "1.2.826.0.1.3680043.10.1.7.1");
+  EXPECT_EQ(decoded->dicom->accession_number, "ACC-42");
+  EXPECT_EQ(decoded->dicom->patient_id, "P-0042");
+  EXPECT_EQ(decoded->dicom->patient_name, "M\xc3\xbcller^J\xc3\xbcrgen");
+  EXPECT_EQ(decoded->dicom->modality, "CR");
+  EXPECT_EQ(decoded->dicom->transfer_syntax_uid, UID_LittleEndianExplicitTransferSyntax);
+  auto read = ReadDicomAttributes(bytes);
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(*decoded->dicom, *read) << "the decode's attributes differ from a parse of their own";
+}
+
+TEST(DecodeDicomWithAttributes, ReadsTheSameAttributesAsReadDicomAttributesInEverySyntax) {
+  // Rendering decompresses the first frame; the attributes read after it must not change.
+  const DJ_RPLossless lossless;
+  const DJLSRepresentationParameter jpeg_ls(0, OFTrue);
+  const std::vector<std::pair<E_TransferSyntax, const DcmRepresentationParameter*>> syntaxes = {
+      {EXS_LittleEndianExplicit, nullptr},
+      {EXS_LittleEndianImplicit, nullptr},
+      {EXS_RLELossless, nullptr},
+      {EXS_JPEGProcess14SV1, &lossless},
+      {EXS_JPEGLSLossless, &jpeg_ls}};
+  for (const auto& [xfer, params] : syntaxes) {
+    const Bytes bytes = SaveSpec(Ramp12(), xfer, params);
+    auto decoded = DecodeDicomWithAttributes(bytes);
+    ASSERT_TRUE(decoded) << DcmXfer(xfer).getXferName() << ": " << decoded.error().ToString();
+    EXPECT_EQ(MaxAbsDiff(decoded->gray, DecodeOrFail(bytes)), 0.0) << DcmXfer(xfer).getXferName();
+    auto read = ReadDicomAttributes(bytes);
+    ASSERT_TRUE(read && decoded->attributes) << DcmXfer(xfer).getXferName();
+    EXPECT_EQ(*decoded->attributes, *read) << DcmXfer(xfer).getXferName();
+    EXPECT_EQ(decoded->attributes->transfer_syntax_uid, DcmXfer(xfer).getXferID());
+  }
+}
+
+TEST(DecodeDicomWithAttributes, FailsAsDecodeDicomDoes) {
+  DicomSpec spec;
+  spec.with_pixel_data = false;
+  EXPECT_TRUE(FailsWith(DecodeDicomWithAttributes(SaveSpec(spec)), ErrorCode::kUnsupportedFormat));
+  EXPECT_TRUE(FailsWith(DecodeDicomWithAttributes({}), ErrorCode::kEmptyInput));
+  spec = DicomSpec{.rows = 64, .columns = 64};
+  spec.pixels = Halves(spec, 1, 2);
+  const Bytes full = SaveSpec(spec);
+  EXPECT_TRUE(FailsWith(DecodeDicomWithAttributes(std::span(full).first(full.size() - 100)),
+                        ErrorCode::kCorruptInput));
+  EXPECT_TRUE(FailsWith(DecodeDicomWithAttributes(full, DecodeLimits{.max_side = 32}),
+                        ErrorCode::kImageTooLarge));
 }
 
 TEST(DecodeDicom, DecodesFromSeveralThreadsAtOnce) {

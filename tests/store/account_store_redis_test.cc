@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include "account_store_contract.h"
+#include "redis_client.h"
 #include "redis_server.h"
 
 namespace pneumo::store::testing {
@@ -83,6 +84,41 @@ TEST(RedisAccountStore, ReportsAnOutageAsUnavailableAndRecovers) {
   ASSERT_EQ(redis.Start(), "");
   EXPECT_TRUE((*accounts)->GetUser("ada"));
   EXPECT_TRUE((*audit)->Append(MakeEvent("ada", "x.y", 1)));
+}
+
+TEST(RedisAccountStore, KeepsItsConnectionWhenARecordIsMissing) {
+  RedisServer redis;
+  ASSERT_EQ(redis.Start(), "");
+  auto accounts = OpenAccountStore(redis.Url(""));
+  ASSERT_TRUE(accounts) << accounts.error().ToString();
+  ASSERT_TRUE((*accounts)->CreateUser(MakeUser("ada")));
+  RedisClient cli(redis.port());
+  ASSERT_TRUE(cli.ok());
+  const long long before = cli.ConnectionsReceived();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ((*accounts)->GetUser("nobody").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ((*accounts)->GetSession("nothing").error().code, ErrorCode::kNotFound);
+  }
+  EXPECT_EQ(cli.ConnectionsReceived(), before) << "a missing record reconnected";
+}
+
+TEST(RedisAccountStore, DropsTheConnectionWhenAFailureLeavesAWatchOpen) {
+  RedisServer redis;
+  ASSERT_EQ(redis.Start(), "");
+  auto accounts = OpenAccountStore(redis.Url(""));
+  ASSERT_TRUE(accounts) << accounts.error().ToString();
+  ASSERT_TRUE((*accounts)->CreateUser(MakeUser("ada")));
+  ASSERT_TRUE((*accounts)->CreateSession(MakeSession("h1", "ada")));
+  // TouchSession WATCHes the session before it finds it missing, and returns without UNWATCH.
+  ASSERT_EQ((*accounts)->TouchSession("gone", 5).error().code, ErrorCode::kNotFound);
+  // A WATCH on "gone" still in force would abort the next touch's EXEC, which TouchSession takes
+  // for a concurrent touch and reports as done: the new last_seen_ms would be lost.
+  RedisClient cli(redis.port());
+  ASSERT_EQ(cli.Run({"SET", "pneumo:session:gone", "x"}), "OK");
+  ASSERT_TRUE((*accounts)->TouchSession("h1", 1'764'600'123'456));
+  auto session = (*accounts)->GetSession("h1");
+  ASSERT_TRUE(session) << session.error().ToString();
+  EXPECT_EQ(session->last_seen_ms, 1'764'600'123'456);
 }
 
 TEST(RedisAccountStore, RefusesAWrongPassword) {

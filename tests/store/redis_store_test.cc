@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "redis_client.h"
 #include "redis_server.h"
 #include "store_contract.h"
 
@@ -150,6 +151,46 @@ TEST_F(RedisStoreTest, TwoServersSharingOneRedisSeeOneHistory) {
   EXPECT_EQ(dup.error().code, ErrorCode::kInvalidArgument);
   ASSERT_TRUE(b->Put(MakeRecord("from-b", 2)));
   EXPECT_EQ(a->List(1, 10)->total, 2);
+}
+
+TEST_F(RedisStoreTest, KeepsItsConnectionWhenARecordIsMissing) {
+  RedisServer redis;
+  const std::string problem = redis.Start();
+  ASSERT_EQ(problem, "") << problem;
+  auto store = OpenOrFail(redis.Url(""));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put(MakeRecord("present", 1)));
+  RedisClient cli(redis.port());
+  ASSERT_TRUE(cli.ok());
+  const long long before = cli.ConnectionsReceived();
+  ASSERT_GT(before, 0);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(store->Get("missing").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(store->GetPreview("missing").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(store->Delete("missing").error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(store->Put(MakeRecord("present", 2)).error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(store->Get("present"));
+  EXPECT_EQ(cli.ConnectionsReceived(), before) << "a missing record or a duplicate reconnected";
+}
+
+TEST_F(RedisStoreTest, LeavesNoWatchBehindAfterARefusedPut) {
+  RedisServer redis;
+  const std::string problem = redis.Start();
+  ASSERT_EQ(problem, "") << problem;
+  auto store = OpenOrFail(redis.Url(""));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put(MakeRecord("taken", 1)));
+  ASSERT_EQ(store->Put(MakeRecord("taken", 2)).error().code, ErrorCode::kInvalidArgument);
+  ASSERT_EQ(store->Delete("missing").error().code, ErrorCode::kNotFound);
+  // Were the refused Put's WATCH on "taken" (or the Delete's on "missing") still in force, these
+  // writes would abort the next transaction, and the Put below would be taken for a duplicate.
+  RedisClient cli(redis.port());
+  ASSERT_EQ(cli.Run({"HSET", "pneumo:prediction:taken", "label", "NORMAL"}), "0");
+  ASSERT_EQ(cli.Run({"SET", "pneumo:prediction:missing", "x"}), "OK");
+  auto put = store->Put(MakeRecord("next", 3));
+  ASSERT_TRUE(put) << put.error().ToString();
+  EXPECT_TRUE(store->Get("next"));
 }
 
 }  // namespace

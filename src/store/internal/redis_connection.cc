@@ -3,6 +3,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <cctype>
+
 namespace pneumo::store::internal {
 namespace {
 
@@ -48,7 +50,11 @@ RedisConnection::RedisConnection(RedisStore::Options options)
 
 RedisConnection::~RedisConnection() = default;
 
-void RedisConnection::Drop() { context_.reset(); }
+void RedisConnection::Drop() {
+  context_.reset();
+  watching_ = false;  // the server forgets both with the connection
+  in_multi_ = false;
+}
 
 std::string RedisConnection::Describe() const {
   return "redis://" + address_ + "/" + std::to_string(options_.db);
@@ -56,7 +62,7 @@ std::string RedisConnection::Describe() const {
 
 Result<void> RedisConnection::Connect() {
   if (context_ && context_->err == 0) return {};
-  context_.reset();
+  Drop();
   const auto ms = options_.timeout.count();
   const timeval timeout{.tv_sec = static_cast<time_t>(ms / 1000),
                         .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
@@ -77,38 +83,108 @@ Result<void> RedisConnection::Connect() {
   if (!options_.password.empty()) setup.push_back({"AUTH", options_.password});
   setup.push_back({"SELECT", std::to_string(options_.db)});
   setup.push_back({"PING"});
+  // AUTH, SELECT and PING: PING catches a server that wants a password we were not given.
   for (const Args& args : setup) {
-    if (auto done = Command(args, args[0]); !done) {
-      context_.reset();
+    const std::string operation = args[0] == "SELECT" ? "SELECT " + args[1] : args[0];
+    if (auto done = Command(args, operation); !done) {
+      Drop();
       return std::unexpected(done.error());
     }
   }
   return {};
 }
 
+Error RedisConnection::ReplyError(const redisReply* reply, std::string_view operation) const {
+  return ErrorFromReply(reply, address_, operation);
+}
+
+std::unexpected<Error> RedisConnection::Lost(std::string_view operation) {
+  const std::string why = context_->errstr;
+  // Lost at the first command of the attempt: nothing reached the server, so Run may retry.
+  lost_on_first_command_ = commands_sent_ == 1;
+  Drop();
+  return Fail(ErrorCode::kUnavailable,
+              "redis at " + address_ + ": " + std::string(operation) + " failed: " + why);
+}
+
+void RedisConnection::Track(const Args& args, const redisReply* reply) {
+  if (args.empty()) return;
+  std::string name = args[0];
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const bool ok = reply != nullptr && reply->type != REDIS_REPLY_ERROR;
+  // EXEC and DISCARD answered without an error (a nil EXEC included) end the MULTI and every
+  // WATCH. An EXEC that errs may not have (EXEC without MULTI leaves the WATCH), so it ends
+  // nothing.
+  if (name == "EXEC" || name == "DISCARD") {
+    if (ok) watching_ = in_multi_ = false;
+  } else if (in_multi_) {
+    // Queued: runs at EXEC, which ends everything anyway.
+  } else if (name == "WATCH") {
+    watching_ = true;
+  } else if (name == "MULTI") {
+    in_multi_ = true;
+  } else if (name == "UNWATCH" && ok) {
+    watching_ = false;
+  }
+}
+
+namespace {
+
+// hiredis wants parallel arrays of pointers and lengths; both point into `args`.
+struct Argv {
+  explicit Argv(const RedisConnection::Args& args) {
+    pointers.reserve(args.size());
+    lengths.reserve(args.size());
+    for (const std::string& arg : args) {
+      pointers.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+  }
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+};
+
+}  // namespace
+
 Result<RedisConnection::Reply> RedisConnection::Command(const Args& args,
                                                         std::string_view operation) {
   ++commands_sent_;
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const std::string& arg : args) {
-    argv.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
-  void* raw =
-      redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.data(), lengths.data());
-  if (raw == nullptr) {
-    const std::string why = context_->errstr;
-    lost_on_first_command_ = commands_sent_ == 1;
-    context_.reset();
-    return Fail(ErrorCode::kUnavailable,
-                "redis at " + address_ + ": " + std::string(operation) + " failed: " + why);
-  }
+  Argv argv(args);
+  void* raw = redisCommandArgv(context_.get(), static_cast<int>(args.size()), argv.pointers.data(),
+                               argv.lengths.data());
+  if (raw == nullptr) return Lost(operation);
   Reply reply(static_cast<redisReply*>(raw));
+  Track(args, reply.get());
   if (reply->type == REDIS_REPLY_ERROR) {
     return std::unexpected(ErrorFromReply(reply.get(), address_, operation));
   }
   return reply;
+}
+
+Result<std::vector<RedisConnection::Reply>> RedisConnection::Pipeline(
+    const std::vector<Args>& commands, std::string_view operation) {
+  ++commands_sent_;  // one round trip: lost here at the start, nothing was run
+  for (const Args& args : commands) {
+    Argv argv(args);
+    if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), argv.pointers.data(),
+                               argv.lengths.data()) != REDIS_OK) {
+      return Lost(operation);
+    }
+  }
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (const Args& args : commands) {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) return Lost(operation);
+    replies.emplace_back(static_cast<redisReply*>(raw));
+    Track(args, replies.back().get());
+  }
+  for (const Reply& reply : replies) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+      return std::unexpected(ErrorFromReply(reply.get(), address_, operation));
+    }
+  }
+  return replies;
 }
 
 }  // namespace pneumo::store::internal
