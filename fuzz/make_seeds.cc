@@ -120,6 +120,11 @@ int main(int argc, char** argv) {
         "Content-Length: 4\r\n\r\n\x89PNG");
 
   // Query strings and header values.
+  // request_head: the first byte sets the piece size, the rest arrives in pieces.
+  Write("request_head", "get.txt", "\x05GET /api/v1/predictions HTTP/1.1\r\nHost: x\r\n\r\n");
+  Write("request_head", "post.txt", "\x01POST /predict HTTP/1.1\nHost: x\n\nbody");
+  Write("request_head", "length.txt",
+        "\x20PUT /x HTTP/1.1\r\ncontent-length: 4\r\nX-A: b\r\n\r\nabcdGET / HTTP/1.1\r\n\r\n");
   Write("query_params", "paging.txt", "page=2&per_page=50&accession=ACC%2D1");
   Write("query_params", "audit.txt", "from=2026-12-01&to=2026-12-01T23:05:00.123Z&user=admin");
   Write("query_params", "compat.txt", "page=%20-3%20");

@@ -156,20 +156,21 @@ TEST_F(ConnectionServerTest, KeepsConnectionsAliveAndAnswersPipelinedRequestsInO
 
 TEST_F(ConnectionServerTest, AHeadTricklingInHoldsNoWorkerAndTimesOutWith408) {
   ConnectionLimits limits;
-  limits.head_timeout = 800ms;
+  limits.head_timeout = 3s;
   StartServer(/*workers=*/1, limits);
   Client slow(port());
   ASSERT_TRUE(slow.Send("GET /hello HTTP/1.1\r\nHo"));
   std::this_thread::sleep_for(100ms);
-  // The only worker is free: another client is answered while the slow head is still open.
+  // The only worker is free: another client is answered while the slow head is still open
+  // (well before its timeout, with room for a slow sanitized build).
   Client other(port());
   const auto asked = Clock::now();
   ASSERT_TRUE(other.Send(kHello));
   EXPECT_EQ(CountOf(other.ReadResponses(1), "200 OK"), 1);
-  EXPECT_LT(Clock::now() - asked, 500ms);
+  EXPECT_LT(Clock::now() - asked, 2s);
 
   ASSERT_TRUE(slow.Send("st"));  // still trickling: the deadline counts from the first byte
-  const std::string answer = slow.ReadResponses(1, 3s);
+  const std::string answer = slow.ReadResponses(1, 6s);
   EXPECT_NE(answer.find("HTTP/1.1 408 Request Timeout"), std::string::npos) << answer;
   EXPECT_NE(answer.find("\"code\":\"request_timeout\""), std::string::npos) << answer;
   EXPECT_NE(answer.find("Connection: close"), std::string::npos);
@@ -191,7 +192,7 @@ TEST_F(ConnectionServerTest, IdleConnectionsHoldNoWorkerAndCloseSilently) {
 
   Client served(port());
   ASSERT_TRUE(served.Send(kHello));
-  EXPECT_EQ(CountOf(served.ReadResponses(1, 1s), "200 OK"), 1);
+  EXPECT_EQ(CountOf(served.ReadResponses(1, 2s), "200 OK"), 1);
   // Nothing was sent on the idle ones: they are closed without an answer.
   EXPECT_TRUE(idle.front()->ClosedWithin(2s));
   EXPECT_EQ(idle.front()->ReadResponses(1, 0ms), "");
@@ -261,7 +262,7 @@ TEST_F(ConnectionServerTest, ABodyTooSlowIsCutOffWith408) {
   }
   EXPECT_NE(answer.find("HTTP/1.1 408 "), std::string::npos) << answer;
   EXPECT_NE(answer.find("arrived too slowly"), std::string::npos) << answer;
-  EXPECT_LT(Clock::now() - started, 2s);
+  EXPECT_LT(Clock::now() - started, 3s);
   EXPECT_EQ(Refused("body_too_slow"), 1);
   // The worker is free again.
   Client next(port());
@@ -289,7 +290,7 @@ TEST_F(ConnectionServerTest, APostWithoutALengthHasAnEmptyBody) {
   ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
   const auto asked = Clock::now();
   EXPECT_NE(client.ReadResponses(1).find("\r\n\r\n0"), std::string::npos);
-  EXPECT_LT(Clock::now() - asked, 1s);
+  EXPECT_LT(Clock::now() - asked, 2s);
 }
 
 TEST_F(ConnectionServerTest, StopsPromptlyWithConnectionsWaiting) {
@@ -299,7 +300,7 @@ TEST_F(ConnectionServerTest, StopsPromptlyWithConnectionsWaiting) {
   std::this_thread::sleep_for(50ms);
   const auto asked = Clock::now();
   server_->Stop();
-  EXPECT_LT(Clock::now() - asked, 1s);
+  EXPECT_LT(Clock::now() - asked, 2s);
   EXPECT_TRUE(idle.ClosedWithin(1s));
   EXPECT_TRUE(half.ClosedWithin(1s));
   server_->Stop();  // idempotent
