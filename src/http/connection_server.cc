@@ -457,11 +457,9 @@ struct ConnectionServer::State {
       for (std::size_t i = 0; i < waiting.size(); ++i) {
         auto& c = waiting[i];
         const short events = fds[i + 2].revents;
-        if (events != 0 && !ReadWaiting(c)) {
-          c.reset();
-        } else if (c && after >= c->deadline && !Expire(*c)) {
-          c.reset();
-        }
+        // ReadWaiting may hand the connection to a worker, leaving `c` empty.
+        const bool open = events == 0 || ReadWaiting(c);
+        if (!open || (c && after >= c->deadline && !Expire(*c))) c.reset();
       }
       std::erase(waiting, nullptr);
       if (fds[0].revents != 0) {
